@@ -1,0 +1,98 @@
+/**
+ * Request URLs: parsed once with WHATWG URL, never taken from caller getters as is, and
+ * turned into the three request-target forms of RFC 9112 §3.2 and the Host field.
+ */
+import { RoundtripError, redactURL } from "../errors.js";
+import { isTarget, printable } from "./chars.js";
+
+export interface RequestURL {
+  url: URL;
+  /** "http" or "https" (or a registered scheme), without the colon. */
+  scheme: string;
+  /** Host name to dial: IPv6 without brackets, zone kept for link-local dialing. */
+  hostname: string;
+  port: number;
+  /** Host field value: IPv6 in brackets, zone removed (RFC 6874 §4), default port omitted. */
+  host: string;
+  /** "host:port" key for the pool and stats. */
+  hostPort: string;
+}
+
+const DEFAULT_PORTS: Record<string, number> = { "http:": 80, "https:": 443, "ws:": 80, "wss:": 443 };
+
+// WHATWG URL has no IPv6 zone ids; Go's URL does ("[fe80::1%25eth0]"). Take the zone out
+// before parsing and keep it for dialing, so link-local addresses work and the Host field
+// never carries it.
+const ZONE = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/(?:[^@/?#]*@)?\[[0-9a-fA-F:.]+)%25([^\]]+)\]/;
+
+export function parseRequestURL(input: string | URL): RequestURL {
+  let text: string;
+  if (typeof input === "string") text = input;
+  else if (input instanceof URL) text = input.href;
+  else throw new RoundtripError("ERR_INVALID_REQUEST", "request url must be a string or a URL");
+  let zone = "";
+  const m = ZONE.exec(text);
+  if (m) {
+    zone = decodeURIComponent(m[2]!);
+    text = m[1] + "]" + text.slice(m[0].length);
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch (cause) {
+    throw new RoundtripError("ERR_INVALID_REQUEST", `invalid URL ${printable(redactURL(text))}`, { cause });
+  }
+  return fromURL(url, zone);
+}
+
+export function fromURL(url: URL, zone = ""): RequestURL {
+  const scheme = url.protocol.slice(0, -1);
+  if (url.hostname === "") {
+    throw new RoundtripError("ERR_INVALID_REQUEST", `URL has no host: ${redactURL(url)}`, {
+      url: redactURL(url),
+    });
+  }
+  const port = url.port === "" ? (DEFAULT_PORTS[url.protocol] ?? 0) : Number(url.port);
+  if (port === 0) {
+    throw new RoundtripError(
+      "ERR_INVALID_REQUEST",
+      `URL has no port and ${scheme}: has no default: ${redactURL(url)}`,
+    );
+  }
+  const bracketed = url.hostname.startsWith("[");
+  const bare = bracketed ? url.hostname.slice(1, -1) : url.hostname;
+  const hostname = zone ? `${bare}%${zone}` : bare;
+  return { url, scheme, hostname, port, host: url.host, hostPort: `${url.hostname}:${port}` };
+}
+
+/** origin-form: absolute-path [ "?" query ]; never the fragment. */
+export function originForm(url: URL): string {
+  const target = url.pathname + url.search;
+  checkTarget(target);
+  return target;
+}
+
+/** absolute-form, for a forward proxy: no userinfo, no fragment. */
+export function absoluteForm(url: URL): string {
+  const target = `${url.protocol}//${url.host}${url.pathname}${url.search}`;
+  checkTarget(target);
+  return target;
+}
+
+/** authority-form, for CONNECT: host:port. */
+export function authorityForm(hostname: string, port: number): string {
+  const host = hostname.includes(":") ? `[${hostname.replace(/%.*$/, "")}]` : hostname;
+  const target = `${host}:${port}`;
+  checkTarget(target);
+  return target;
+}
+
+function checkTarget(target: string): void {
+  // URL serialization already percent-encodes; this is the last line before the wire.
+  if (!isTarget(target)) {
+    throw new RoundtripError(
+      "ERR_INVALID_REQUEST",
+      `request target holds a control byte or space: ${printable(target)}`,
+    );
+  }
+}
