@@ -1,0 +1,184 @@
+/**
+ * Go's http.ServeFile: picks the file, refuses unsafe requests and paths, opens it, and
+ * hands it to the serveContent core with validators from fstat.
+ *
+ * Path safety, in order:
+ * 1. A request whose URL path has a `..` segment, raw or percent-encoded, is refused with
+ *    400 before the file system is touched (Go does the same for raw `..`): it guards
+ *    callers who build `path` from `req.url`.
+ * 2. With `root`, `path` is taken relative to the root (a leading `/` included), and a
+ *    path that leaves it lexically is refused with 403.
+ * 3. With `root`, the file actually opened is located through its descriptor
+ *    (/proc/self/fd on Linux) and must lie inside the root's real path, so a symlink
+ *    pointing out of the root is refused with 403, with no window between check and open.
+ */
+import { type BigIntStats, constants } from "node:fs";
+import { type FileHandle, open, readlink, realpath, stat } from "node:fs/promises";
+import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { fileETag } from "./etag.js";
+import { rejectMethod, replyError, statusForError } from "./reply.js";
+import { type Reply, type Request, type Response, reply, type Source } from "./send.js";
+import { type ServeOptions, type ServeResult, serveResolved } from "./serve-content.js";
+
+export interface ServeFileOptions extends ServeOptions {
+  /**
+   * Directory the file must stay inside, after symlinks are resolved. `path` is then
+   * relative to it. Default: none; `path` is used as given and symlinks are followed
+   * anywhere, as Go's ServeFile does.
+   */
+  root?: string;
+  /**
+   * File name served when `path` is a directory, e.g. `"index.html"`. A directory request
+   * whose URL lacks the trailing slash is redirected (301) to add it, so relative links in
+   * the page work. Default `false`: directories answer 404 (there are no listings).
+   */
+  index?: string | false;
+  /**
+   * ETag generated from the file's size and nanosecond mtime (see docs/server.md):
+   * `"strong"`, `"weak"` (W/ prefix; If-Range then never matches it) or `false` for none.
+   * An ETag already set on `res` is kept instead. Default `"strong"`.
+   */
+  etag?: "strong" | "weak" | false;
+}
+
+// O_NONBLOCK: opening a FIFO must not park a thread-pool thread until a writer shows up.
+// It changes nothing for regular files.
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * Replies to `req` with the file at `path` (see Go's http.ServeFile), with everything
+ * serveContent does. A missing file is 404, a permission error 403, a directory 404 unless
+ * `index` is set. Never rejects; the result says what happened.
+ */
+export async function serveFile(
+  req: Request,
+  response: Response,
+  path: string,
+  options: ServeFileOptions = {},
+): Promise<ServeResult> {
+  const res = reply(response);
+  if (res.headersSent) {
+    return { status: res.statusCode, bytes: 0, transfer: "none", error: new Error("headers already sent") };
+  }
+  if (urlHasDotDot(req.url ?? "/")) return replyError(res, 400);
+  const refused = rejectMethod(req, res, options);
+  if (refused) return refused;
+
+  let handle: FileHandle | undefined;
+  try {
+    const root = options.root === undefined ? undefined : resolve(options.root);
+    const target = root === undefined ? resolve(path) : join(root, path);
+    if (path.includes("\0") || (root !== undefined && !inside(root, target))) return replyError(res, 403);
+    const realRoot = root === undefined ? undefined : realpath(root);
+    // A rejected realpath would otherwise be unhandled if open() fails first.
+    realRoot?.catch(() => {});
+
+    handle = await open(target, OPEN_FLAGS);
+    let info = await handle.stat({ bigint: true });
+    if (realRoot && !inside(await realRoot, await openedPath(handle, target, info)))
+      return replyError(res, 403);
+
+    let name = target;
+    if (info.isDirectory()) {
+      const index = options.index;
+      if (!index || index.includes("/") || index.includes(sep) || index === "..") return replyError(res, 404);
+      const url = req.url ?? "/";
+      const urlPath = url.split("?")[0]!;
+      if (!urlPath.endsWith("/")) return redirect(res, `${basename(urlPath)}/${url.slice(urlPath.length)}`);
+      await handle.close();
+      handle = undefined;
+      name = join(target, index);
+      handle = await open(name, OPEN_FLAGS);
+      info = await handle.stat({ bigint: true });
+      if (realRoot && !inside(await realRoot, await openedPath(handle, name, info)))
+        return replyError(res, 403);
+    }
+    // Devices, FIFOs and sockets have no size to serve; a nested directory has no index.
+    if (!info.isFile()) return replyError(res, 404);
+
+    const source = fileSource(handle);
+    const etag = options.etag === undefined ? "strong" : options.etag;
+    return await serveResolved(
+      req,
+      res,
+      {
+        name,
+        modified: Number(info.mtimeNs / 1_000_000n),
+        size: Number(info.size),
+        etag: etag === false ? undefined : fileETag(Number(info.size), info.mtimeNs, etag === "weak"),
+        source: () => Promise.resolve(source),
+      },
+      options,
+    );
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (res.headersSent) {
+      res.destroy();
+      return { status: res.statusCode, bytes: 0, transfer: "none", error };
+    }
+    return replyError(res, statusForError(error), error);
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+function fileSource(handle: FileHandle): Source {
+  return {
+    fd: handle.fd,
+    read: (buf, offset, length, position) =>
+      handle.read(buf, offset, length, position).then((r) => r.bytesRead),
+  };
+}
+
+/** Whether `path` is `dir` or below it; both absolute and normalized. */
+function inside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
+
+/**
+ * The real path of the file behind an open descriptor. On Linux /proc/self/fd names it
+ * exactly, whatever happened to the path since open(). Elsewhere, realpath() of the name
+ * is trusted only if it still leads to the same inode.
+ */
+async function openedPath(handle: FileHandle, name: string, info: BigIntStats): Promise<string> {
+  try {
+    return await readlink(`/proc/self/fd/${handle.fd}`);
+  } catch {
+    const real = await realpath(name);
+    const again = await stat(real, { bigint: true });
+    if (again.dev !== info.dev || again.ino !== info.ino)
+      throw Object.assign(new Error("file moved"), { code: "ENOENT" });
+    return real;
+  }
+}
+
+function redirect(res: Reply, location: string): ServeResult {
+  res.setHeader("Location", location);
+  res.setHeader("Content-Length", "0");
+  res.writeHead(301);
+  res.end();
+  return { status: 301, bytes: 0, transfer: "none" };
+}
+
+/**
+ * Whether the request target's path has a `..` segment, as sent or after percent-decoding
+ * (up to three rounds, for callers who decode more than once). Backslashes count as
+ * separators too, for paths that end up on Windows. A malformed escape in the raw path is
+ * treated like `..`: the URL is invalid either way.
+ */
+export function urlHasDotDot(url: string): boolean {
+  let path = url;
+  const q = path.search(/[?#]/);
+  if (q >= 0) path = path.slice(0, q);
+  for (let round = 0; round < 4; round++) {
+    if (path.split(/[/\\]/).includes("..")) return true;
+    if (!path.includes("%")) return false;
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      return round === 0;
+    }
+  }
+  return false;
+}
