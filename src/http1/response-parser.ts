@@ -242,6 +242,8 @@ export class ResponseParser {
         return i;
       }
       if (b === CR) {
+        // RFC 9112 §7.1: whitespace after the size is only BWS before ";" chunk-ext.
+        if (this.#chunkState === 3) throw bad("whitespace in chunk size not followed by an extension");
         this.#chunkState = 2;
         continue;
       }
@@ -292,16 +294,16 @@ export class ResponseParser {
       start,
       pending === null ? i : this.#scanFrom,
       this.state === State.TRAILERS,
+      this.maxHeaderBytes,
     );
+    if (end === TOO_LARGE) throw this.#tooLarge();
     if (end < 0) {
       // Not complete: keep what we have, and where the next search resumes.
-      if (data.length - start > this.maxHeaderBytes) throw this.#tooLarge();
       const resume = -end - 1;
       this.#pending = pending === null ? Buffer.from(buf.subarray(i)) : data;
       this.#scanFrom = resume - start;
       return buf.length;
     }
-    if (end - start > this.maxHeaderBytes) throw this.#tooLarge();
     this.#pending = null;
     this.#scanFrom = 0;
     if (this.state === State.TRAILERS) {
@@ -401,22 +403,39 @@ export class ResponseParser {
   }
 }
 
+/** findSectionEnd's answer when the section cannot end within `max` bytes. */
+const TOO_LARGE = Number.MIN_SAFE_INTEGER;
+
 /**
  * Finds the end of a header section: the offset just past the CRLF of its empty line.
  * Checks on the way that every LF is preceded by CR and no CR stands alone. Returns
  * `-(resume + 1)` when the section is not complete, `resume` being where to search from
  * next time (the start of the last, unfinished line).
  * `emptyAllowed`: a trailer section may be empty (just CRLF at the start).
+ *
+ * Only the first `max` bytes of the section are ever looked at: once that many have
+ * arrived without the empty line, the answer is TOO_LARGE, whatever follows. So the
+ * verdict on a given byte stream does not depend on how it was split into reads (a bare
+ * LF past the limit cannot turn ERR_HEADERS_TOO_LARGE into ERR_BAD_RESPONSE).
  */
-function findSectionEnd(data: Buffer, start: number, scan: number, emptyAllowed: boolean): number {
+function findSectionEnd(
+  data: Buffer,
+  start: number,
+  scan: number,
+  emptyAllowed: boolean,
+  max: number,
+): number {
   let lineStart = scan;
   const len = data.length;
+  const stop = start + max; // the section's last byte must come before this offset
   while (true) {
-    const lf = data.indexOf(LF, lineStart);
+    let lf = data.indexOf(LF, lineStart);
+    if (lf >= stop) lf = -1;
     if (lf < 0) {
-      // A CR not at the very end of what we have is a bare CR.
+      // No LF in the window: a CR with a byte after it (in the window) is a bare CR.
       const cr = data.indexOf(CR, lineStart);
-      if (cr >= 0 && cr !== len - 1) throw bad("bare CR in header section");
+      if (cr >= 0 && cr < Math.min(len, stop) - 1) throw bad("bare CR in header section");
+      if (len >= stop) return TOO_LARGE;
       return -(lineStart + 1);
     }
     if (lf === 0 || lf - 1 < start || data[lf - 1] !== CR) throw bad("bare LF in header section");

@@ -1,0 +1,143 @@
+/**
+ * The corpus (corpus.ts), each case fed whole, split in two at every offset, and one byte
+ * at a time: the events, body, trailers, completion, unconsumed bytes and error must be
+ * the same in every mode, and match what the case expects.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ResponseParser, State } from "../../src/http1/response-parser.js";
+import { type Case, corpus, type ErrorExpectation, type OkExpectation } from "./corpus.js";
+import { bytes, describeMode, modes, type Outcome, pieces, type RecordedHead, run } from "./harness.js";
+
+function checkPartialHead(actual: RecordedHead, expected: Partial<RecordedHead>, what: string): void {
+  for (const key of Object.keys(expected) as Array<keyof RecordedHead>) {
+    assert.deepEqual(actual[key], expected[key], `${what}: ${key}`);
+  }
+}
+
+function checkExpectation(c: Case, out: Outcome): void {
+  if ("error" in c.expect) {
+    const e: ErrorExpectation = c.expect;
+    assert.ok(out.error !== null, `expected ${e.error}, got ${JSON.stringify(out.order)}`);
+    assert.equal(out.error.code, e.error, out.error.message);
+    assert.ok(
+      out.error.message.includes(e.rule),
+      `message ${JSON.stringify(out.error.message)} names the rule`,
+    );
+    return;
+  }
+  const e: OkExpectation = c.expect;
+  assert.equal(out.error, null, `unexpected error ${JSON.stringify(out.error)}`);
+  const infos = out.events.filter((ev) => ev.kind === "informational");
+  assert.equal(infos.length, e.informational?.length ?? 0, "informational heads");
+  e.informational?.forEach((want, k) => {
+    checkPartialHead(infos[k]!.head, want, `informational #${k}`);
+  });
+  const heads = out.events.filter((ev) => ev.kind === "head");
+  assert.equal(heads.length, 1, "exactly one final head");
+  checkPartialHead(heads[0]!.head, e.head, "head");
+  assert.equal(out.body, e.body ?? "", "body");
+  const trailers = out.events.filter((ev) => ev.kind === "trailers");
+  assert.deepEqual(
+    trailers.map((t) => t.fields),
+    e.trailers === undefined ? [] : [e.trailers],
+    "trailers",
+  );
+  const complete = e.complete ?? true;
+  assert.equal(out.events.filter((ev) => ev.kind === "complete").length, complete ? 1 : 0, "completion");
+  assert.equal(out.rest, e.rest ?? "", "unconsumed bytes");
+  if (e.upgraded) assert.equal(out.state, State.UPGRADED);
+  else if (complete) assert.equal(out.state, State.DONE);
+  // Callbacks come in protocol order: 1xx heads, the head, data, trailers, completion.
+  const rank: Record<string, number> = { informational: 0, head: 1, data: 2, trailers: 3, complete: 4 };
+  for (let k = 1; k < out.order.length; k++) {
+    assert.ok(rank[out.order[k]!]! >= rank[out.order[k - 1]!]!, `callback order ${out.order.join(",")}`);
+  }
+}
+
+describe("response parser corpus", () => {
+  test("the corpus is large enough and its names are unique", () => {
+    assert.ok(corpus.length >= 60, `${corpus.length} cases`);
+    assert.equal(new Set(corpus.map((c) => c.name)).size, corpus.length);
+  });
+
+  for (const c of corpus) {
+    test(c.name, () => {
+      const raw = bytes(c.raw);
+      const opts = {
+        isHead: c.isHead ?? false,
+        eof: c.eof ?? false,
+        maxHeaderBytes: c.maxHeaderBytes ?? 8192,
+      };
+      const whole = run([raw], opts);
+      checkExpectation(c, whole);
+      for (const mode of modes(raw.length)) {
+        const out = run(pieces(raw, mode), opts);
+        assert.deepEqual(out, whole, `${c.name}: ${describeMode(mode)} differs from whole`);
+      }
+    });
+  }
+});
+
+describe("response parser API", () => {
+  const noop = {
+    onInformational() {},
+    onHead() {},
+    onData() {},
+    onTrailers() {},
+    onComplete() {},
+  };
+
+  test("execute honours its offset argument and returns where the message ended", () => {
+    const heads: number[] = [];
+    const p = new ResponseParser({ ...noop, onHead: (h) => heads.push(h.status) }, 1024);
+    const two = bytes(
+      "junkHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+    );
+    p.reset(false);
+    const first = p.execute(two, 4);
+    assert.equal(two.subarray(first, first + 8).toString(), "HTTP/1.1");
+    assert.equal(p.state, State.DONE);
+    assert.equal(p.execute(two, first), first, "a DONE parser consumes nothing");
+    p.reset(false);
+    assert.equal(p.execute(two, first), two.length);
+    assert.deepEqual(heads, [200, 201]);
+  });
+
+  test("reset() makes a parser reusable after a chunked response (keep-alive)", () => {
+    const bodies: string[] = [];
+    const p = new ResponseParser({ ...noop, onData: (c) => bodies.push(c.toString()) }, 1024);
+    for (const isHead of [false, true, false]) {
+      p.reset(isHead);
+      const msg = isHead
+        ? "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"
+        : "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n";
+      assert.equal(p.execute(bytes(msg)), msg.length);
+      assert.equal(p.state, State.DONE);
+    }
+    assert.deepEqual(bodies, ["ab", "ab"]);
+  });
+
+  test("started is false until a byte arrives, and reset() clears it", () => {
+    const p = new ResponseParser(noop, 1024);
+    p.reset(false);
+    assert.equal(p.started, false);
+    p.execute(Buffer.alloc(0));
+    assert.equal(p.started, false);
+    p.execute(bytes("H"));
+    assert.equal(p.started, true);
+    p.reset(false);
+    assert.equal(p.started, false);
+  });
+
+  test("finish() after completion or upgrade is a no-op", () => {
+    const p = new ResponseParser(noop, 1024);
+    p.reset(false);
+    p.execute(bytes("HTTP/1.1 204 No Content\r\n\r\n"));
+    p.finish();
+    p.reset(false);
+    p.execute(bytes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"));
+    assert.equal(p.state, State.UPGRADED);
+    p.finish();
+  });
+});
