@@ -36,11 +36,23 @@ function findNodeGyp() {
     candidates.push(join(dirname(real), "..", "node_modules", "node-gyp", "bin", "node-gyp.js"));
     // <prefix>/bin/npm -> <prefix>/lib/node_modules/npm/node_modules/node-gyp
     candidates.push(
-      join(dirname(npmCli), "..", "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js"),
+      join(
+        dirname(npmCli),
+        "..",
+        "lib",
+        "node_modules",
+        "npm",
+        "node_modules",
+        "node-gyp",
+        "bin",
+        "node-gyp.js",
+      ),
     );
   }
   const prefix = resolve(dirname(process.execPath), "..");
-  candidates.push(join(prefix, "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js"));
+  candidates.push(
+    join(prefix, "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js"),
+  );
   return candidates.find((c) => existsSync(c));
 }
 

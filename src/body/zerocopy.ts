@@ -5,19 +5,36 @@
  *   sendFileToSocket(socket, fd, offset, length, opts) resolves with the number of bytes
  *   written (always `length` on success) once they have been handed to the kernel, and
  *   rejects if the socket closes, the file is shorter than `length`, or `opts.signal`
- *   aborts. The caller must not write to the socket until it settles.
+ *   aborts (with `signal.reason`). The caller must not write to the socket until it
+ *   settles, and keeps ownership of `fd`: it is never closed here.
  *
- * This first version is the portable fallback: a read/write loop with backpressure.
- * The sendfile(2) path through the native addon replaces it where available.
+ * Two paths, chosen per call (docs/zerocopy.md):
+ * - sendfile(2) through the native addon (native/sendfile.c): the kernel copies page
+ *   cache to socket, in the libuv thread pool, one slice per addon call so progress and
+ *   abort stay responsive. Only for a plain (non-TLS) net.Socket with an fd, on Linux.
+ * - a portable read/write loop over a few pooled buffers, for everything else.
+ *
+ * Rejections: `signal.reason` on abort; the socket's own error (code EPIPE, ECONNRESET,
+ * ...) when it fails; code ERR_SOCKET_CLOSED when it closes without one; code
+ * ERR_FILE_SHRANK when the file ends early; RangeError for a bad offset or length.
  */
-import { read } from "node:fs";
-import type { Socket } from "node:net";
+import { existsSync, read } from "node:fs";
+import { createRequire } from "node:module";
+import { Socket } from "node:net";
+import { dirname, join } from "node:path";
 import type { Duplex } from "node:stream";
+import { TLSSocket } from "node:tls";
+import { fileURLToPath } from "node:url";
 
 export interface SendFileOptions {
   signal?: AbortSignal | undefined;
-  /** Called with the number of bytes sent since the previous call. */
+  /** Called with the number of bytes the kernel accepted since the previous call. */
   onProgress?: ((sent: number) => void) | undefined;
+  /**
+   * Use the read/write loop even where sendfile(2) is available. For tests and
+   * benchmarks of the portable path; production callers leave it unset.
+   */
+  forceFallback?: boolean | undefined;
 }
 
 export interface ZeroCopyStatus {
@@ -27,14 +44,145 @@ export interface ZeroCopyStatus {
   readonly reason?: string;
 }
 
-export const zeroCopy: ZeroCopyStatus = { available: false, reason: "native addon not built" };
+export type SendFilePath = "sendfile" | "fallback";
 
-const CHUNK = 256 * 1024;
+/** Counters for tests and diagnostics: which path calls took, and why the last fallback. */
+export interface SendFileStats {
+  readonly sendfile: number;
+  readonly fallback: number;
+  readonly lastPath: SendFilePath | undefined;
+  readonly lastFallbackReason: string | undefined;
+}
 
-function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n)));
-  });
+/** An Error with a stable `code`, the shape Node's own system errors have. */
+export interface CodedError extends Error {
+  code: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading the addon
+
+/** Opaque handle from the addon's createCancelToken(): a flag its worker thread polls. */
+interface CancelToken {
+  readonly __cancelToken: never;
+}
+
+interface NativeAddon {
+  sendfile(
+    socketFd: number,
+    fileFd: number,
+    offset: number,
+    length: number,
+    token?: CancelToken,
+  ): Promise<number>;
+  createCancelToken(): CancelToken;
+  cancel(token: CancelToken): void;
+}
+
+/** What the addon rejects with: a system-style error plus what the failing call sent. */
+interface NativeError extends Error {
+  code?: string;
+  bytesSent?: number;
+}
+
+const ADDON_PATH = join("native", "build", "Release", "roundtrip_sendfile.node");
+
+/**
+ * The package root is 2 levels above this file in dist/body/ and 3 above it in the test
+ * build (build/src/body/), so look a few levels up rather than hard-code one layout.
+ */
+function findAddon(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    dir = dirname(dir);
+    const candidate = join(dir, ADDON_PATH);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function loadAddon(): { addon?: NativeAddon; status: ZeroCopyStatus } {
+  if (process.env.ROUNDTRIP_NO_ZEROCOPY === "1") {
+    return { status: { available: false, reason: "disabled by ROUNDTRIP_NO_ZEROCOPY=1" } };
+  }
+  if (process.platform !== "linux") {
+    return {
+      status: { available: false, reason: `sendfile path is Linux-only (this is ${process.platform})` },
+    };
+  }
+  const path = findAddon();
+  if (path === undefined) {
+    return {
+      status: {
+        available: false,
+        reason: "native addon not built: run `node scripts/build-native.mjs` (needs a C compiler)",
+      },
+    };
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    return { addon, status: { available: true } };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { status: { available: false, reason: `native addon failed to load: ${message}` } };
+  }
+}
+
+const loaded = loadAddon();
+const addon = loaded.addon;
+export const zeroCopy: ZeroCopyStatus = Object.freeze(loaded.status);
+
+// ---------------------------------------------------------------------------------------
+// Choosing a path
+
+let stats: SendFileStats = { sendfile: 0, fallback: 0, lastPath: undefined, lastFallbackReason: undefined };
+
+export function sendFileStats(): SendFileStats {
+  return stats;
+}
+
+function record(path: SendFilePath, fallbackReason?: string): void {
+  stats = {
+    sendfile: stats.sendfile + (path === "sendfile" ? 1 : 0),
+    fallback: stats.fallback + (path === "fallback" ? 1 : 0),
+    lastPath: path,
+    lastFallbackReason: path === "fallback" ? fallbackReason : stats.lastFallbackReason,
+  };
+}
+
+interface SocketInternals {
+  _handle?: { fd?: number } | null;
+}
+
+function socketFd(socket: Socket): number {
+  const fd = (socket as unknown as SocketInternals)._handle?.fd;
+  return typeof fd === "number" ? fd : -1;
+}
+
+/**
+ * Why this socket cannot take the sendfile path, or undefined if it can (once its queued
+ * bytes are flushed and its fd exists). Exported for tests and diagnostics.
+ */
+export function sendfileUnsupportedReason(socket: Duplex): string | undefined {
+  if (addon === undefined) return zeroCopy.reason;
+  // sendfile writes plaintext straight to the fd; TLS must encrypt every byte in Node.
+  if (socket instanceof TLSSocket || (socket as { encrypted?: unknown }).encrypted === true)
+    return "TLS socket";
+  if (!(socket instanceof Socket)) return "not a net.Socket";
+  if (!socket.writable) return "socket is not writable";
+  // Corked bytes wait for uncork(); file bytes sent now would overtake them.
+  if (socket.writableCorked > 0) return "socket is corked";
+  if (!socket.connecting && socketFd(socket) < 0) return "socket has no file descriptor";
+  return undefined;
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+function checkRange(fd: number, offset: number, length: number): void {
+  if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset must be >= 0, got ${offset}`);
+  if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`length must be >= 0, got ${length}`);
+  if (offset + length > MAX_SAFE) throw new RangeError("offset + length exceeds 2^53 - 1");
 }
 
 export async function sendFileToSocket(
@@ -44,36 +192,245 @@ export async function sendFileToSocket(
   length: number,
   opts: SendFileOptions = {},
 ): Promise<number> {
-  let sent = 0;
-  while (sent < length) {
-    opts.signal?.throwIfAborted();
-    if (socket.destroyed) throw new Error("socket closed during file send");
-    const want = Math.min(CHUNK, length - sent);
-    const buf = Buffer.allocUnsafe(want);
-    const n = await readAt(fd, buf, want, offset + sent);
-    if (n === 0) throw new Error(`file ended after ${sent} of ${length} bytes`);
-    const ok = socket.write(n === want ? buf : buf.subarray(0, n));
-    sent += n;
-    opts.onProgress?.(n);
-    if (!ok) await waitDrain(socket, opts.signal);
+  checkRange(fd, offset, length);
+  opts.signal?.throwIfAborted();
+  const why = opts.forceFallback === true ? "forceFallback option" : sendfileUnsupportedReason(socket);
+  if (why !== undefined || addon === undefined || !(socket instanceof Socket)) {
+    record("fallback", why);
+    return sendWithReadWrite(socket, fd, offset, length, opts);
   }
-  return sent;
+  return sendWithSendfile(addon, socket, fd, offset, length, opts);
 }
 
-function waitDrain(socket: Duplex, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (err?: unknown) => {
-      socket.off("drain", onDrain);
-      socket.off("close", onClose);
-      signal?.removeEventListener("abort", onAbort);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onDrain = () => done();
-    const onClose = () => done(new Error("socket closed during file send"));
-    const onAbort = () => done(signal?.reason);
-    socket.on("drain", onDrain);
-    socket.on("close", onClose);
-    signal?.addEventListener("abort", onAbort, { once: true });
+// ---------------------------------------------------------------------------------------
+// What both paths share: stopping on abort, error or close, and sleeping until woken
+
+function codedError(code: string, message: string, cause?: unknown): CodedError {
+  const err = new Error(message, cause === undefined ? undefined : { cause }) as CodedError;
+  err.code = code;
+  return err;
+}
+
+function fileShrank(sent: number, length: number): CodedError {
+  return codedError("ERR_FILE_SHRANK", `file shrank: it ended after ${sent} of ${length} bytes`);
+}
+
+/**
+ * Watches the signal and the socket for the whole transfer. The first of abort, socket
+ * error or socket close becomes `reason`, runs `onStop` (the sendfile path cancels its
+ * worker there) and wakes the sleeping loop. Listeners are removed by dispose().
+ */
+class Guard {
+  stopped = false;
+  reason: unknown;
+  private wakeup: (() => void) | undefined;
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly signal: AbortSignal | undefined,
+    private readonly onStop: () => void = () => {},
+  ) {
+    signal?.addEventListener("abort", this.onAbort);
+    socket.on("error", this.onError);
+    socket.on("close", this.onClose);
+    if (socket.destroyed) this.onClose();
+  }
+
+  private readonly onAbort = (): void => this.stop(this.signal?.reason);
+  private readonly onError = (err: unknown): void => this.stop(err);
+  private readonly onClose = (): void => {
+    const errored = this.socket.errored;
+    if (errored) this.stop(errored);
+    // A socket that is not half-open ends itself when the peer's FIN arrives; writing on
+    // would fail with EPIPE, which is what Node reports for a write after that FIN too.
+    else if (this.socket.readableEnded)
+      this.stop(codedError("EPIPE", "the peer closed the connection during file send"));
+    else this.stop(codedError("ERR_SOCKET_CLOSED", "socket closed during file send"));
+  };
+
+  /** A write callback failed. Cut short by destroy() means closed, not a failure of its own. */
+  writeFailed(err: Error): void {
+    if (this.socket.destroyed) this.onClose();
+    else this.stop(err);
+  }
+
+  stop(reason: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.reason = reason;
+    this.onStop();
+    this.wake();
+  }
+
+  /** Throws the stop reason; abort wins over a socket failure it caused. */
+  check(): void {
+    if (this.signal?.aborted) throw this.signal.reason;
+    if (this.stopped) throw this.reason;
+  }
+
+  /** Resolves at the next wake() or stop(); one sleeper at a time. */
+  sleep(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wakeup = resolve;
+    });
+  }
+
+  wake(): void {
+    const w = this.wakeup;
+    this.wakeup = undefined;
+    w?.();
+  }
+
+  dispose(): void {
+    this.signal?.removeEventListener("abort", this.onAbort);
+    this.socket.off("error", this.onError);
+    this.socket.off("close", this.onClose);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The sendfile(2) path
+
+/** Bytes per addon call: the grain of onProgress and of the abort check between calls. */
+const SLICE = 4 << 20;
+/** Addon errors meaning "this fd pair cannot do sendfile" (e.g. a FUSE file): use read/write. */
+const UNSUPPORTED = new Set(["EINVAL", "ENOSYS", "EOPNOTSUPP"]);
+const EMPTY = Buffer.alloc(0);
+
+async function sendWithSendfile(
+  native: NativeAddon,
+  socket: Socket,
+  fd: number,
+  offset: number,
+  length: number,
+  opts: SendFileOptions,
+): Promise<number> {
+  const token = native.createCancelToken();
+  const guard = new Guard(socket, opts.signal, () => native.cancel(token));
+  let sent = 0;
+  try {
+    await flushQueued(socket, guard);
+    const sock = socketFd(socket);
+    if (sock < 0) {
+      record("fallback", "socket has no file descriptor");
+      return await sendWithReadWrite(socket, fd, offset, length, opts);
+    }
+    record("sendfile");
+    while (sent < length) {
+      guard.check();
+      const n = await native.sendfile(sock, fd, offset + sent, Math.min(SLICE, length - sent), token);
+      // n === 0: the socket stayed full and the worker handed its thread back; go again.
+      sent += n;
+      if (n > 0) opts.onProgress?.(n);
+    }
+    return sent;
+  } catch (err) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    const e = err as NativeError;
+    // We cancelled the worker because the socket failed or closed: say that instead. A
+    // real errno from the worker (EPIPE, ...) is more precise than the stream's view.
+    if (e.code === "ECANCELED" && guard.stopped) throw guard.reason;
+    const done = sent + (e.bytesSent ?? 0);
+    if (e.code === "ERR_FILE_SHRANK") throw fileShrank(done, length);
+    if (e.code !== undefined && UNSUPPORTED.has(e.code)) {
+      record("fallback", `sendfile ${e.code}`);
+      if (done > 0) opts.onProgress?.(done - sent);
+      return done + (await sendWithReadWrite(socket, fd, offset + done, length - done, opts));
+    }
+    throw err;
+  } finally {
+    guard.dispose();
+  }
+}
+
+/**
+ * Waits until everything already handed to Node (and a pending connect) has reached the
+ * kernel: those bytes must precede the file's. An empty write's callback fires after all
+ * earlier writes, and unlike 'drain' it fires even below the high-water mark.
+ */
+async function flushQueued(socket: Socket, guard: Guard): Promise<void> {
+  if (!socket.connecting && socket.writableLength === 0) return;
+  let flushed = false;
+  socket.write(EMPTY, (err) => {
+    flushed = true;
+    if (err) guard.writeFailed(err);
+    guard.wake();
   });
+  while (!flushed) {
+    guard.check();
+    await guard.sleep();
+  }
+  guard.check();
+}
+
+// ---------------------------------------------------------------------------------------
+// The portable path: read into pooled buffers, write with bounded data in flight
+
+/** 4 x 64 KiB: at most 256 KiB is read ahead of the kernel per transfer. */
+const CHUNK = 64 * 1024;
+const MAX_IN_FLIGHT = 4;
+/** Buffers kept for reuse across transfers; more are dropped for the GC. */
+const POOL_MAX = 16;
+const pool: Buffer[] = [];
+
+function takeBuffer(): Buffer {
+  // allocUnsafeSlow: a buffer of its own, not a slice of Node's shared 8 KiB slab.
+  return pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+}
+
+/** Only called once Node is done with the buffer (its write callback ran). */
+function giveBack(buf: Buffer): void {
+  if (pool.length < POOL_MAX) pool.push(buf);
+}
+
+function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+async function sendWithReadWrite(
+  socket: Duplex,
+  fd: number,
+  offset: number,
+  length: number,
+  opts: SendFileOptions,
+): Promise<number> {
+  const guard = new Guard(socket, opts.signal);
+  let handed = 0; // bytes given to socket.write
+  let inFlight = 0; // writes whose callback has not run yet
+  const onWritten = (buf: Buffer, n: number) => (err?: Error | null) => {
+    inFlight--;
+    giveBack(buf);
+    if (err) guard.writeFailed(err);
+    else if (!guard.stopped) opts.onProgress?.(n);
+    guard.wake();
+  };
+  try {
+    while (handed < length) {
+      while (inFlight >= MAX_IN_FLIGHT && !guard.stopped) await guard.sleep();
+      guard.check();
+      const buf = takeBuffer();
+      const want = Math.min(CHUNK, length - handed);
+      const n = await readAt(fd, buf, want, offset + handed).catch((err: unknown) => {
+        giveBack(buf);
+        throw err;
+      });
+      if (n === 0 || guard.stopped) {
+        giveBack(buf);
+        guard.check();
+        throw fileShrank(handed, length);
+      }
+      inFlight++;
+      handed += n;
+      socket.write(n === CHUNK ? buf : buf.subarray(0, n), onWritten(buf, n));
+    }
+    // Resolve only once the kernel has everything, as the sendfile path does.
+    while (inFlight > 0 && !guard.stopped) await guard.sleep();
+    guard.check();
+    return handed;
+  } finally {
+    guard.dispose();
+  }
 }
