@@ -1,0 +1,139 @@
+// roundtrip, from ../../dist (run `npm run build` first; bench/run.mjs does).
+// Written against DESIGN.md's public API. While parts of that API are missing, the
+// calls below throw a clear error and the runner marks the row unavailable.
+
+import { openAsBlob } from "node:fs";
+import { checkLength, checkStatus, fromPromise } from "./common.mjs";
+
+const DIST = new URL("../../dist/index.js", import.meta.url);
+
+async function load(...names) {
+  const rt = await import(DIST.href);
+  for (const n of names) {
+    if (rt[n] === undefined) throw new Error(`dist/index.js does not export ${n}`);
+  }
+  return rt;
+}
+
+/** A Transport sized for the run, so idle-pool trimming does not add dials at c=50. */
+async function transportAndClient(ctx) {
+  const rt = await load("Client", "Transport");
+  const per = Math.max(32, ctx.concurrency ?? 1);
+  const transport = new rt.Transport({ maxIdleConnsPerHost: per, maxIdleConns: 0 });
+  return { rt, transport, client: new rt.Client({ transport }) };
+}
+
+/** Extra facts the runner prints beside the figures. */
+export async function describe() {
+  const rt = await import(DIST.href);
+  return { zeroCopy: rt.zeroCopy ?? null };
+}
+
+export const variants = {
+  "roundtrip.request": {
+    async rps(ctx) {
+      const { transport, client } = await transportAndClient(ctx);
+      const opts = { method: ctx.method, body: ctx.body ?? undefined, headers: ctx.headers };
+      return fromPromise(
+        async () => {
+          const res = await client.request(ctx.url, opts);
+          const text = await res.text();
+          checkStatus(res.status);
+          checkLength(text.length, ctx.expectBytes);
+        },
+        () => transport.close(),
+      );
+    },
+    // file(path): Content-Length framing, sendfile(2) when the addon is loaded; the
+    // runner runs it a second time with ROUNDTRIP_NO_ZEROCOPY=1.
+    async upload(ctx) {
+      const { rt, transport, client } = await transportAndClient(ctx);
+      if (typeof rt.file !== "function") throw new Error("dist/index.js does not export file");
+      const res = await client.request(ctx.url, {
+        method: "PUT",
+        body: rt.file(ctx.filePath),
+        headers: { "content-type": "application/octet-stream" },
+      });
+      const reply = await res.text();
+      checkStatus(res.status);
+      await transport.close();
+      return reply;
+    },
+    async multipart(ctx) {
+      const { rt, transport, client } = await transportAndClient(ctx);
+      if (typeof rt.file !== "function") throw new Error("dist/index.js does not export file");
+      const res = await client.request(ctx.url, { method: "POST", form: { file: rt.file(ctx.filePath) } });
+      const reply = await res.text();
+      checkStatus(res.status);
+      await transport.close();
+      return reply;
+    },
+    async download(ctx) {
+      const { transport, client } = await transportAndClient(ctx);
+      const res = await client.request(ctx.url);
+      checkStatus(res.status);
+      for await (const chunk of res.body) {
+        const p = ctx.consume(chunk);
+        if (p) await p;
+      }
+      await transport.close();
+    },
+  },
+
+  // The same upload as a global FormData with an fs.openAsBlob part, as undici is fed.
+  "roundtrip.request (FormData)": {
+    async multipart(ctx) {
+      const { transport, client } = await transportAndClient(ctx);
+      const form = new FormData();
+      form.append("file", await openAsBlob(ctx.filePath), "big.bin");
+      const res = await client.request(ctx.url, { method: "POST", body: form });
+      const reply = await res.text();
+      checkStatus(res.status);
+      await transport.close();
+      return reply;
+    },
+  },
+
+  "roundtrip.roundTrip": {
+    async rps(ctx) {
+      const { transport } = await transportAndClient(ctx);
+      const req = { url: ctx.url, method: ctx.method, body: ctx.body ?? undefined, headers: ctx.headers };
+      return fromPromise(
+        async () => {
+          const res = await transport.roundTrip(req);
+          const bytes = await res.bytes();
+          checkStatus(res.status);
+          checkLength(bytes.length, ctx.expectBytes);
+        },
+        () => transport.close(),
+      );
+    },
+  },
+
+  // fetch() runs on the default Client and its default Transport: no tuning possible,
+  // which is the point of measuring it.
+  "roundtrip.fetch": {
+    async rps(ctx) {
+      const rt = await load("fetch");
+      const init = { method: ctx.method, body: ctx.body ?? undefined, headers: ctx.headers };
+      return fromPromise(async () => {
+        const res = await rt.fetch(ctx.url, init);
+        const text = await res.text();
+        checkStatus(res.status);
+        checkLength(text.length, ctx.expectBytes);
+      });
+    },
+    async download(ctx) {
+      const rt = await load("fetch");
+      const res = await rt.fetch(ctx.url);
+      checkStatus(res.status);
+      const reader = res.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        const p = ctx.consume(value);
+        if (p) await p;
+      }
+    },
+  },
+};
