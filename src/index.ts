@@ -1,1 +1,24 @@
-export {};
+/**
+ * roundtrip: an HTTP/1.1 client for Node.js built the way Go's net/http is built.
+ * See README.md for a tour, DESIGN.md for the layers.
+ */
+
+export { FileBody, type FileRange, file } from "./body/file.js";
+export { Body } from "./body/incoming.js";
+export type { FormInit, FormValue } from "./body/multipart.js";
+export type { BodyInit } from "./body/outgoing.js";
+export { type ZeroCopyStatus, zeroCopy } from "./body/zerocopy.js";
+export { type ErrorCode, isRoundtripError, RoundtripError, type TimeoutPhase } from "./errors.js";
+export { Headers, type HeadersInit } from "./http1/headers.js";
+export type { DialFunc, DialOptions } from "./transport/dial.js";
+export type { Progress, RequestOptions, TransportRequest } from "./transport/prepared.js";
+export { type ConnInfo, Response, type Timings } from "./transport/response.js";
+export type { ClientTrace } from "./transport/trace.js";
+export {
+  type HostStats,
+  type RoundTripper,
+  Transport,
+  type TransportOptions,
+  type TransportStats,
+  VERSION,
+} from "./transport/transport.js";

@@ -1,0 +1,94 @@
+/**
+ * file(path, { start, end }): a request body read from disk. It knows its length once
+ * opened, can be sent again (retries, 307/308), and goes out with sendfile(2) where the
+ * zero-copy path is available.
+ */
+import { type FileHandle, open } from "node:fs/promises";
+import { RoundtripError } from "../errors.js";
+
+export interface FileRange {
+  /** First byte to send. Default 0. */
+  start?: number;
+  /** Last byte to send, inclusive (as fs.createReadStream). Default: end of file. */
+  end?: number;
+}
+
+export class FileBody {
+  readonly path: string;
+  readonly start: number;
+  readonly end: number | undefined;
+
+  constructor(path: string, range: FileRange = {}) {
+    if (typeof path !== "string" || path === "") {
+      throw new RoundtripError("ERR_REQUEST_BODY", "file(): path must be a non-empty string");
+    }
+    const start = range.start ?? 0;
+    if (!Number.isSafeInteger(start) || start < 0)
+      throw new RoundtripError("ERR_REQUEST_BODY", "file(): start must be an integer ≥ 0");
+    if (range.end !== undefined && (!Number.isSafeInteger(range.end) || range.end < start - 1)) {
+      throw new RoundtripError("ERR_REQUEST_BODY", "file(): end must be an integer ≥ start - 1");
+    }
+    this.path = path;
+    this.start = start;
+    this.end = range.end;
+  }
+
+  /** Opens the file and fixes the length to send, from its size now. */
+  async open(): Promise<OpenFile> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.path, "r");
+    } catch (cause) {
+      throw new RoundtripError("ERR_REQUEST_BODY", `cannot open request body file ${this.path}`, { cause });
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile())
+        throw new RoundtripError("ERR_REQUEST_BODY", `request body ${this.path} is not a regular file`);
+      const last = this.end === undefined ? st.size - 1 : Math.min(this.end, st.size - 1);
+      const length = Math.max(0, last - this.start + 1);
+      return new OpenFile(handle, this.path, this.start, length, st.size);
+    } catch (err) {
+      await handle.close();
+      throw err instanceof RoundtripError
+        ? err
+        : new RoundtripError("ERR_REQUEST_BODY", `cannot stat request body file ${this.path}`, {
+            cause: err,
+          });
+    }
+  }
+}
+
+export class OpenFile {
+  constructor(
+    readonly handle: FileHandle,
+    readonly path: string,
+    readonly offset: number,
+    readonly length: number,
+    readonly sizeAtOpen: number,
+  ) {}
+
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  /** Fails if the file changed size since it was opened (the length already went out). */
+  async checkUnchanged(): Promise<void> {
+    const st = await this.handle.stat();
+    if (st.size !== this.sizeAtOpen) {
+      throw new RoundtripError(
+        "ERR_REQUEST_BODY",
+        `request body file ${this.path} changed size while it was sent (${this.sizeAtOpen} → ${st.size} bytes)`,
+      );
+    }
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** A request body read from a file; see FileBody. */
+export function file(path: string, range?: FileRange): FileBody {
+  return new FileBody(path, range);
+}

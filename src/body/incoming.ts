@@ -1,0 +1,284 @@
+/**
+ * The response body: lazy, async-iterable, read once.
+ *
+ * Two objects, on purpose:
+ *  - BodyBuffer (internal) is what the connection pushes into. It holds the queued
+ *    chunks and the link back to the connection for backpressure and early close.
+ *  - Body (public) is what the caller holds. It references its BodyBuffer, never the
+ *    other way round, so a Body the caller drops can be garbage-collected while the
+ *    connection still feeds the buffer; a FinalizationRegistry then frees the connection
+ *    and warns once per call site (ROUNDTRIP_UNCONSUMED_BODY).
+ *
+ * Backpressure: when more than HIGH_WATER bytes are queued the connection is paused,
+ * and resumed once the reader has taken the queue below LOW_WATER.
+ */
+import { Readable } from "node:stream";
+import { RoundtripError } from "../errors.js";
+import type { Headers } from "../http1/headers.js";
+
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
+
+/** What a body needs from the connection that feeds it. */
+export interface BodySource {
+  pause(): void;
+  resume(): void;
+  /**
+   * The reader gave up on the body. The source drains a bounded remainder to keep the
+   * connection, or destroys it; resolves when either is done.
+   */
+  discard(): Promise<void>;
+  /** The Body was garbage-collected unfinished: free the connection now. */
+  abandon(): void;
+}
+
+export type ProgressListener = (p: { loaded: number; total: number | null }) => void;
+
+export class BodyBuffer {
+  chunks: Buffer[] = [];
+  /** Index of the next chunk to hand out (avoids Array#shift on every read). */
+  head = 0;
+  queued = 0;
+  received = 0;
+  done = false;
+  error: Error | null = null;
+  paused = false;
+  discarded = false;
+  source: BodySource | null;
+  trailers: Headers | null = null;
+  total: number | null;
+  onProgress: ProgressListener | null = null;
+  #lastProgress = 0;
+  #wake: (() => void) | null = null;
+
+  constructor(source: BodySource | null, total: number | null) {
+    this.source = source;
+    this.total = total;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.discarded) return;
+    this.chunks.push(chunk);
+    this.queued += chunk.length;
+    this.received += chunk.length;
+    if (this.onProgress !== null) this.#progress(false);
+    if (this.queued > HIGH_WATER && !this.paused && this.source !== null) {
+      this.paused = true;
+      this.source.pause();
+    }
+    this.#signal();
+  }
+
+  end(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.onProgress !== null) this.#progress(true);
+    this.#signal();
+  }
+
+  fail(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.error = err;
+    this.#signal();
+  }
+
+  /** The next chunk, or null when none is queued. */
+  take(): Buffer | null {
+    if (this.head === this.chunks.length) return null;
+    const chunk = this.chunks[this.head]!;
+    this.chunks[this.head++] = EMPTY;
+    if (this.head === this.chunks.length) {
+      this.chunks.length = 0;
+      this.head = 0;
+    }
+    this.queued -= chunk.length;
+    if (this.paused && this.queued < LOW_WATER) {
+      this.paused = false;
+      this.source?.resume();
+    }
+    return chunk;
+  }
+
+  /** Resolves when a chunk is queued or the body ended. */
+  wait(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  #signal(): void {
+    const wake = this.#wake;
+    if (wake !== null) {
+      this.#wake = null;
+      wake();
+    }
+  }
+
+  #progress(final: boolean): void {
+    // Throttled: every 64 KiB or 1% of the total, whichever is larger, and the last one.
+    const step = Math.max(64 * 1024, this.total ? this.total / 100 : 0);
+    if (final || this.received - this.#lastProgress >= step) {
+      this.#lastProgress = this.received;
+      this.onProgress!({ loaded: this.received, total: this.total });
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+interface Abandoned {
+  buffer: BodyBuffer;
+  site: string;
+}
+
+const warnedSites = new Set<string>();
+const registry = new FinalizationRegistry<Abandoned>(({ buffer, site }) => {
+  if (buffer.done || buffer.discarded) return;
+  buffer.discarded = true;
+  buffer.source?.abandon();
+  if (warnedSites.has(site)) return;
+  warnedSites.add(site);
+  process.emitWarning(
+    `A response body was garbage-collected before it was read to the end or closed; its connection was destroyed. Read the body or call res.close() (or use \`await using\`). Request made at:\n${site}`,
+    { code: "ROUNDTRIP_UNCONSUMED_BODY", type: "RoundtripWarning" },
+  );
+});
+
+export class Body implements AsyncIterable<Uint8Array> {
+  #buf: BodyBuffer;
+  #used = false;
+
+  /** @internal */
+  constructor(buffer: BodyBuffer, site: (() => string) | null) {
+    this.#buf = buffer;
+    if (!buffer.done && site !== null) registry.register(this, { buffer, site: site() }, this);
+  }
+
+  get used(): boolean {
+    return this.#used;
+  }
+
+  /** Bytes received so far. */
+  get received(): number {
+    return this.#buf.received;
+  }
+
+  #claim(): BodyBuffer {
+    if (this.#used) throw new RoundtripError("ERR_BODY_USED", "the response body was already read or closed");
+    this.#used = true;
+    return this.#buf;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    const buf = this.#claim();
+    let finished = false;
+    try {
+      while (true) {
+        const chunk = buf.take();
+        if (chunk !== null) {
+          yield chunk;
+          continue;
+        }
+        if (buf.error !== null) throw buf.error;
+        if (buf.done) {
+          finished = true;
+          registry.unregister(this);
+          return;
+        }
+        await buf.wait();
+      }
+    } finally {
+      // A `break` out of for-await lands here: give the connection back or destroy it.
+      if (!finished) await discard(buf, this);
+    }
+  }
+
+  async bytes(): Promise<Uint8Array> {
+    const buf = this.#claim();
+    const parts: Buffer[] = [];
+    let size = 0;
+    while (true) {
+      let chunk = buf.take();
+      while (chunk !== null) {
+        parts.push(chunk);
+        size += chunk.length;
+        chunk = buf.take();
+      }
+      if (buf.error !== null) throw buf.error;
+      if (buf.done) break;
+      await buf.wait();
+    }
+    registry.unregister(this);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+  }
+
+  async text(): Promise<string> {
+    const b = await this.bytes();
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
+  }
+
+  async json<T = unknown>(): Promise<T> {
+    const text = await this.text();
+    return JSON.parse(text) as T;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const b = await this.bytes();
+    if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer)
+      return b.buffer;
+    return b.slice().buffer as ArrayBuffer;
+  }
+
+  /**
+   * Discards the rest of the body. The connection is kept when the remainder is small
+   * (up to 64 KiB, read within the body timeout), else destroyed. Safe to call twice.
+   */
+  async close(): Promise<void> {
+    if (this.#used && (this.#buf.done || this.#buf.discarded)) return;
+    this.#used = true;
+    await discard(this.#buf, this);
+  }
+
+  /** A Node Readable over the body (created on demand; honours backpressure). */
+  stream(): Readable {
+    const it = this[Symbol.asyncIterator]();
+    return Readable.from(it, { objectMode: false });
+  }
+
+  /** A WHATWG ReadableStream over the body (created on demand). */
+  webStream(): ReadableStream<Uint8Array> {
+    const it = this[Symbol.asyncIterator]();
+    return new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          const r = await it.next();
+          if (r.done) controller.close();
+          else controller.enqueue(r.value);
+        },
+        async cancel() {
+          await it.return(undefined);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+async function discard(buf: BodyBuffer, body: Body): Promise<void> {
+  registry.unregister(body);
+  if (buf.done || buf.discarded) return;
+  buf.discarded = true;
+  buf.chunks.length = 0;
+  buf.head = 0;
+  buf.queued = 0;
+  if (buf.paused) {
+    buf.paused = false;
+    buf.source?.resume();
+  }
+  await buf.source?.discard();
+}

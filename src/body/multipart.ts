@@ -1,0 +1,115 @@
+/**
+ * multipart/form-data (RFC 7578), streamed part by part: file parts are read only when
+ * their turn comes, so a 4 GiB file costs no more memory than a 4 KiB one. The length is
+ * computed up front when every part's size is known (strings, Blobs); a part given as
+ * file(path) makes the body go out chunked.
+ */
+import { randomBytes } from "node:crypto";
+import { basename } from "node:path";
+import { RoundtripError } from "../errors.js";
+import { FileBody } from "./file.js";
+import type { OutgoingBody } from "./outgoing.js";
+
+export type FormValue = string | Blob | FileBody;
+export type FormInit = FormData | Record<string, FormValue | FormValue[]>;
+
+interface Part {
+  head: Buffer;
+  value: Buffer | Blob | FileBody;
+}
+
+/** Browsers' escaping of names and filenames in Content-Disposition (WHATWG HTML). */
+function escapeName(s: string): string {
+  return s.replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/"/g, "%22");
+}
+
+/** Browsers normalize line breaks in string values to CRLF. */
+function normalizeNewlines(s: string): string {
+  return s.replace(/\r\n|\r|\n/g, "\r\n");
+}
+
+function entriesOf(form: FormInit): Array<[string, FormValue]> {
+  const out: Array<[string, FormValue]> = [];
+  if (typeof FormData !== "undefined" && form instanceof FormData) {
+    for (const [k, v] of form as unknown as Iterable<[string, FormDataEntryValue]>)
+      out.push([k, v as FormValue]);
+    return out;
+  }
+  for (const [k, v] of Object.entries(form)) {
+    if (Array.isArray(v)) for (const item of v) out.push([k, item]);
+    else if (v !== undefined) out.push([k, v as FormValue]);
+  }
+  return out;
+}
+
+export function multipartBody(form: FormInit): OutgoingBody {
+  const boundary = `----roundtrip${randomBytes(12).toString("hex")}`;
+  const parts: Part[] = [];
+  let length: number | null = 0;
+  for (const [name, value] of entriesOf(form)) {
+    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${escapeName(name)}"`;
+    let body: Buffer | Blob | FileBody;
+    if (typeof value === "string") {
+      head += "\r\n\r\n";
+      body = Buffer.from(normalizeNewlines(value), "utf8");
+    } else if (value instanceof FileBody) {
+      head += `; filename="${escapeName(basename(value.path))}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+      body = value;
+    } else if (typeof Blob !== "undefined" && value instanceof Blob) {
+      const filename = (value as Blob & { name?: string }).name ?? "blob";
+      head += `; filename="${escapeName(filename)}"\r\nContent-Type: ${value.type || "application/octet-stream"}\r\n\r\n`;
+      body = value;
+    } else {
+      throw new RoundtripError(
+        "ERR_REQUEST_BODY",
+        `form field ${JSON.stringify(name)}: unsupported value type`,
+      );
+    }
+    const headBytes = Buffer.from(head, "utf8");
+    parts.push({ head: headBytes, value: body });
+    if (length !== null) {
+      if (Buffer.isBuffer(body)) length += headBytes.length + body.length + 2;
+      else if (body instanceof FileBody) length = null;
+      else length += headBytes.length + body.size + 2;
+    }
+  }
+  const tail = Buffer.from(`--${boundary}--\r\n`, "latin1");
+  if (length !== null) length += tail.length;
+  const crlf = Buffer.from("\r\n", "latin1");
+
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for (const part of parts) {
+      yield part.head;
+      const v = part.value;
+      if (Buffer.isBuffer(v)) yield v;
+      else if (v instanceof FileBody) {
+        const opened = await v.open();
+        try {
+          const stream = opened.handle.createReadStream({
+            start: opened.offset,
+            end: opened.offset + opened.length - 1,
+            autoClose: false,
+            highWaterMark: 256 * 1024,
+          });
+          if (opened.length > 0) for await (const c of stream) yield c as Buffer;
+        } finally {
+          await opened.close();
+        }
+      } else {
+        for await (const c of v.stream() as unknown as AsyncIterable<Uint8Array>) yield c;
+      }
+      yield crlf;
+    }
+    yield tail;
+  }
+
+  return {
+    kind: "stream",
+    length,
+    replayable: true,
+    contentType: `multipart/form-data; boundary=${boundary}`,
+    bytes: null,
+    file: null,
+    open: chunks,
+  };
+}

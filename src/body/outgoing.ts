@@ -1,0 +1,149 @@
+/**
+ * Request bodies: every BodyInit reduced to one of three kinds the connection knows how
+ * to send — bytes in memory, a file, or a stream of chunks — with its length when known
+ * and whether it can be sent again.
+ */
+import { Readable } from "node:stream";
+import { RoundtripError } from "../errors.js";
+import { FileBody } from "./file.js";
+import { type FormInit, multipartBody } from "./multipart.js";
+
+export type BodyInit =
+  | string
+  | Uint8Array
+  | ArrayBuffer
+  | ArrayBufferView
+  | Blob
+  | FileBody
+  | URLSearchParams
+  | FormData
+  | Readable
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array | string>;
+
+export type ChunkSource = () => AsyncIterable<Uint8Array | string>;
+
+export interface OutgoingBody {
+  kind: "bytes" | "file" | "stream";
+  /** Known length in bytes, or null (sent chunked). Files learn theirs when opened. */
+  length: number | null;
+  /** Can be sent again without the caller's help (retries, 307/308). */
+  replayable: boolean;
+  /** Content-Type to send when the caller set none. */
+  contentType: string | null;
+  bytes: Buffer | null;
+  file: FileBody | null;
+  /** Opens the chunk stream; for one-shot sources, callable once. */
+  open: ChunkSource | null;
+}
+
+export function bytesBody(bytes: Buffer, contentType: string | null): OutgoingBody {
+  return {
+    kind: "bytes",
+    length: bytes.length,
+    replayable: true,
+    contentType,
+    bytes,
+    file: null,
+    open: null,
+  };
+}
+
+export function streamBody(
+  open: ChunkSource,
+  length: number | null,
+  replayable: boolean,
+  contentType: string | null,
+): OutgoingBody {
+  return { kind: "stream", length, replayable, contentType, bytes: null, file: null, open };
+}
+
+export function toOutgoingBody(init: BodyInit): OutgoingBody {
+  if (typeof init === "string") return bytesBody(Buffer.from(init, "utf8"), "text/plain;charset=UTF-8");
+  if (init instanceof Uint8Array) {
+    const b = Buffer.isBuffer(init) ? init : Buffer.from(init.buffer, init.byteOffset, init.byteLength);
+    return bytesBody(b, null);
+  }
+  if (init instanceof ArrayBuffer) return bytesBody(Buffer.from(init), null);
+  if (ArrayBuffer.isView(init))
+    return bytesBody(Buffer.from(init.buffer, init.byteOffset, init.byteLength), null);
+  if (init instanceof FileBody) {
+    return {
+      kind: "file",
+      length: null,
+      replayable: true,
+      contentType: null,
+      bytes: null,
+      file: init,
+      open: null,
+    };
+  }
+  if (init instanceof URLSearchParams) {
+    return bytesBody(Buffer.from(init.toString(), "utf8"), "application/x-www-form-urlencoded;charset=UTF-8");
+  }
+  if (typeof Blob !== "undefined" && init instanceof Blob) {
+    return streamBody(
+      () => init.stream() as unknown as AsyncIterable<Uint8Array>,
+      init.size,
+      true,
+      init.type || null,
+    );
+  }
+  if (typeof FormData !== "undefined" && init instanceof FormData) return multipartBody(init);
+  if (init instanceof Readable || isAsyncIterable(init)) {
+    let opened = false;
+    const source = init as AsyncIterable<Uint8Array | string>;
+    return streamBody(
+      () => {
+        if (opened)
+          throw new RoundtripError(
+            "ERR_REQUEST_BODY",
+            "a stream body can be sent only once; pass getBody to resend it",
+          );
+        opened = true;
+        return source;
+      },
+      null,
+      false,
+      null,
+    );
+  }
+  throw new RoundtripError(
+    "ERR_REQUEST_BODY",
+    `unsupported body type ${Object.prototype.toString.call(init)}`,
+  );
+}
+
+export function jsonBody(value: unknown): OutgoingBody {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (cause) {
+    throw new RoundtripError("ERR_REQUEST_BODY", "json option could not be serialized", { cause });
+  }
+  if (text === undefined) throw new RoundtripError("ERR_REQUEST_BODY", "json option serializes to nothing");
+  return bytesBody(Buffer.from(text, "utf8"), "application/json");
+}
+
+export function formBody(form: FormInit): OutgoingBody {
+  return multipartBody(form);
+}
+
+function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
+  return (
+    typeof x === "object" &&
+    x !== null &&
+    typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function"
+  );
+}
+
+/** A chunk from a stream source as bytes; strings are UTF-8. */
+export function toChunk(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (typeof chunk === "string") return Buffer.from(chunk, "utf8");
+  throw new RoundtripError(
+    "ERR_REQUEST_BODY",
+    `request body stream produced a ${typeof chunk === "object" ? Object.prototype.toString.call(chunk) : typeof chunk}, not bytes`,
+  );
+}

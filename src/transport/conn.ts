@@ -1,0 +1,797 @@
+/**
+ * Conn: one HTTP/1.1 connection. It writes one request at a time, feeds the response
+ * bytes to the parser, delivers the Response, and decides whether the connection may
+ * carry another exchange. It knows nothing of pools: it reports to its ConnOwner.
+ *
+ * Ownership: the socket and the parser are owned by the Conn for its whole life. The
+ * current Exchange (`#ex`) is set by start() and cleared when the response has fully
+ * arrived (then release() or destroy) or on the first error. A Body keeps a reference to
+ * its Exchange, not to the Conn's current one, so a stale Body can never touch the next
+ * request on the same socket.
+ *
+ * Reuse rule: the connection goes back only when the response said keep-alive, the
+ * request did not ask to close, the request was fully written, nothing arrived after
+ * the response, and the response was not an upgrade. Anything else destroys it.
+ */
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import type { OpenFile } from "../body/file.js";
+import { BodyBuffer, type BodySource } from "../body/incoming.js";
+import { toChunk } from "../body/outgoing.js";
+import { sendFileToSocket } from "../body/zerocopy.js";
+import { RoundtripError } from "../errors.js";
+import { trustedHeaders } from "../http1/headers.js";
+import { chunkHeader, type Framing, lastChunk, planFraming, serializeHead } from "../http1/request.js";
+import { type ResponseHandler, type ResponseHead, ResponseParser, State } from "../http1/response-parser.js";
+import { originForm } from "../http1/url.js";
+import { createDecoder, type Decoder } from "./decode.js";
+import type { PreparedRequest } from "./prepared.js";
+import { type ConnInfo, Response, type Timings } from "./response.js";
+
+/** How a Conn reports to whoever pools it. */
+export interface ConnOwner {
+  /** The exchange ended and the connection may carry another. */
+  release(conn: Conn): void;
+  /** The connection is closed (or was handed to an upgrade); forget it. */
+  closed(conn: Conn): void;
+  /** The response has fully arrived: the connection no longer counts as active. */
+  inactive(conn: Conn): void;
+}
+
+export interface ConnSettings {
+  maxHeaderBytes: number;
+  responseHeaderTimeout: number;
+  expectContinueTimeout: number;
+  userAgent: string;
+  /** Accept-Encoding to add when the caller set none, or null (disableCompression). */
+  acceptEncoding: string | null;
+  disableKeepAlives: boolean;
+  /** Absolute-form targets (forward proxy). */
+  absoluteTarget: ((req: PreparedRequest) => string) | null;
+}
+
+/** Called when the exchange fails. `nothingReceived`: no response byte arrived. */
+export type ExchangeError = (err: Error, nothingReceived: boolean) => void;
+
+const MAX_INFORMATIONAL = 5;
+/** Bytes a close() may still read to keep the connection (see Body.close). */
+export const DISCARD_LIMIT = 64 * 1024;
+/** Bodies up to this size go out in the same write as the head. */
+const COALESCE_LIMIT = 64 * 1024;
+
+enum Phase {
+  HEAD = 0,
+  BODY = 1,
+  DONE = 2,
+}
+
+export class Exchange implements BodySource {
+  phase = Phase.HEAD;
+  response: Response | null = null;
+  buffer: BodyBuffer | null = null;
+  decoder: Decoder | null = null;
+  writeDone = false;
+  /** Stop writing the request body (an early response, or a failure). */
+  writeStopped = false;
+  /** A response whose body was not sent (100-continue declined) must not be followed. */
+  bodySkipped = false;
+  informational = 0;
+  discarding = false;
+  discardBudget = 0;
+  #discardDone: (() => void) | null = null;
+  headerTimer: NodeJS.Timeout | null = null;
+  continueWaiter: ((send: boolean) => void) | null = null;
+  abortListener: (() => void) | null = null;
+  /** Stops a sendfile in progress (early response, abort). */
+  abortFileSend: (() => void) | null = null;
+  /** Wakes a writer waiting for 'drain' so it can see writeStopped. */
+  drainWaiter: (() => void) | null = null;
+  uploadReported = 0;
+  connInfo: ConnInfo = { reused: false, wasIdle: false, idleTime: 0 };
+  readonly timings: Timings;
+  readonly t0: number;
+
+  constructor(
+    readonly conn: Conn,
+    readonly req: PreparedRequest,
+    readonly onResponse: (res: Response) => void,
+    readonly onError: ExchangeError,
+    readonly site: (() => string) | null,
+    timings: Timings,
+    t0: number,
+  ) {
+    this.timings = timings;
+    this.t0 = t0;
+  }
+
+  pause(): void {
+    if (this.conn.exchange === this) this.conn.pauseReading(1);
+  }
+  resume(): void {
+    if (this.conn.exchange === this) this.conn.resumeReading(1);
+  }
+  discard(): Promise<void> {
+    if (this.conn.exchange !== this || this.phase === Phase.DONE) {
+      this.decoder?.destroy();
+      return Promise.resolve();
+    }
+    return this.conn.discard(this);
+  }
+  abandon(): void {
+    this.decoder?.destroy();
+    if (this.conn.exchange === this)
+      this.conn.destroy(new RoundtripError("ERR_ABORTED", "response body abandoned"));
+  }
+  discardSettled(): void {
+    const done = this.#discardDone;
+    this.#discardDone = null;
+    done?.();
+  }
+  onDiscardSettled(fn: () => void): void {
+    this.#discardDone = fn;
+  }
+}
+
+export class Conn implements ResponseHandler {
+  readonly socket: Duplex;
+  readonly key: string;
+  readonly hostPort: string;
+  readonly owner: ConnOwner;
+  readonly settings: ConnSettings;
+  readonly parser: ResponseParser;
+  /** Requests carried so far. */
+  requests = 0;
+  /** performance.now() when it went idle; for idleTime and idle expiry. */
+  idleSince = 0;
+  /** performance.now() after which it must not be reused (idle timeout / Keep-Alive hint). */
+  expiresAt = Number.POSITIVE_INFINITY;
+  /** Server's Keep-Alive timeout hint in ms, or -1. */
+  keepAliveHint = -1;
+  /** performance.now() of the last byte read, for the body timeout sweep. */
+  lastRead = 0;
+  closed = false;
+  /** Reasons reading is paused, as bits: 1 = body backpressure, 2 = decoder backpressure. */
+  #paused = 0;
+  #ex: Exchange | null = null;
+  #reusable = true;
+
+  constructor(socket: Duplex, key: string, hostPort: string, owner: ConnOwner, settings: ConnSettings) {
+    this.socket = socket;
+    this.key = key;
+    this.hostPort = hostPort;
+    this.owner = owner;
+    this.settings = settings;
+    this.parser = new ResponseParser(this, settings.maxHeaderBytes);
+    this.onSocketData = this.onSocketData.bind(this);
+    this.onSocketEnd = this.onSocketEnd.bind(this);
+    this.onSocketError = this.onSocketError.bind(this);
+    this.onSocketClose = this.onSocketClose.bind(this);
+    socket.on("data", this.onSocketData);
+    socket.on("end", this.onSocketEnd);
+    socket.on("error", this.onSocketError);
+    socket.on("close", this.onSocketClose);
+  }
+
+  /** The reader is slow (body backpressure): a stall is not the server's fault. */
+  get readingPausedByReader(): boolean {
+    return (this.#paused & 1) !== 0;
+  }
+
+  get exchange(): Exchange | null {
+    return this.#ex;
+  }
+
+  /** Usable for a new request: open, not half-closed, not expired. */
+  isUsable(now: number): boolean {
+    const s = this.socket as Partial<Socket> & Duplex;
+    return !this.closed && !s.destroyed && !s.readableEnded && s.writable !== false && now < this.expiresAt;
+  }
+
+  /** Starts an exchange. The caller guarantees the connection is idle. */
+  start(ex: Exchange): void {
+    this.#ex = ex;
+    this.#reusable = !this.settings.disableKeepAlives && !ex.req.close;
+    this.requests++;
+    this.parser.reset(ex.req.isHead);
+    if (this.#paused !== 0) {
+      this.#paused = 0;
+      this.socket.resume();
+    }
+    const signal = ex.req.signal;
+    if (signal !== null) {
+      const onAbort = () => this.#abort(ex);
+      ex.abortListener = onAbort;
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    this.#writeRequest(ex).catch((err: unknown) => this.#writeFailed(ex, err));
+  }
+
+  // ---- writing -------------------------------------------------------------------
+
+  #head(ex: Exchange, framing: Framing): Buffer {
+    const req = ex.req;
+    const trace = req.trace;
+    const s = this.settings;
+    const wantDecode =
+      s.acceptEncoding !== null &&
+      !req.isHead &&
+      !(req.headers?.has("accept-encoding") ?? false) &&
+      !(req.headers?.has("range") ?? false);
+    const head = serializeHead(
+      {
+        method: req.method,
+        target: s.absoluteTarget !== null ? s.absoluteTarget(req) : originForm(req.target.url),
+        host: req.host,
+        headers: req.headers,
+        framing,
+        userAgent: s.userAgent,
+        close: !this.#reusable,
+        expectContinue: req.expectContinue,
+        acceptEncoding: wantDecode ? s.acceptEncoding : null,
+      },
+      trace?.wroteHeaderField ? (k, v) => trace.wroteHeaderField!(k, v) : undefined,
+    );
+    return Buffer.from(head, "latin1");
+  }
+
+  #wroteHeaders(ex: Exchange): void {
+    ex.timings.wroteHeaders = performance.now() - ex.t0;
+    ex.req.trace?.wroteHeaders?.();
+  }
+
+  #wroteRequest(ex: Exchange): void {
+    ex.writeDone = true;
+    ex.timings.wroteRequest = performance.now() - ex.t0;
+    ex.req.trace?.wroteRequest?.({});
+    const t = this.settings.responseHeaderTimeout;
+    if (t > 0 && ex.phase === Phase.HEAD && this.#ex === ex) {
+      ex.headerTimer = setTimeout(() => {
+        if (this.#ex === ex && ex.phase === Phase.HEAD) {
+          this.#fail(
+            ex,
+            new RoundtripError("ERR_TIMEOUT", `no response head within ${t} ms`, {
+              phase: "responseHeader",
+              url: ex.req.displayURL,
+            }),
+          );
+        }
+      }, t);
+    }
+    if (ex.phase === Phase.DONE) this.#maybeFinish(ex);
+  }
+
+  async #writeRequest(ex: Exchange): Promise<void> {
+    const req = ex.req;
+    const body = req.body;
+    const socket = this.socket;
+    if (body === null) {
+      const framing = planFraming(req.method, undefined, req.headers);
+      const head = this.#head(ex, framing);
+      if (framing.kind === "chunked") {
+        socket.write(Buffer.concat([head, Buffer.from("0\r\n\r\n", "latin1")]));
+      } else {
+        socket.write(head);
+      }
+      this.#wroteHeaders(ex);
+      this.#wroteRequest(ex);
+      return;
+    }
+    if (body.kind === "bytes") {
+      const bytes = body.bytes!;
+      const framing = planFraming(req.method, bytes.length, req.headers);
+      const head = this.#head(ex, framing);
+      if (req.expectContinue && bytes.length > 0) {
+        socket.write(head);
+        this.#wroteHeaders(ex);
+        if (!(await this.#waitContinue(ex))) return;
+        await this.#writeChunks(ex, framing, oneChunk(bytes), bytes.length);
+      } else if (framing.kind === "chunked") {
+        socket.write(
+          Buffer.concat([
+            head,
+            Buffer.from(chunkHeader(bytes.length), "latin1"),
+            bytes,
+            Buffer.from("\r\n0\r\n\r\n", "latin1"),
+          ]),
+        );
+        this.#wroteHeaders(ex);
+      } else if (bytes.length <= COALESCE_LIMIT) {
+        socket.write(bytes.length === 0 ? head : Buffer.concat([head, bytes], head.length + bytes.length));
+        this.#wroteHeaders(ex);
+      } else {
+        socket.write(head);
+        this.#wroteHeaders(ex);
+        await this.#writeChunks(ex, framing, oneChunk(bytes), bytes.length);
+        return;
+      }
+      this.#uploadProgress(ex, bytes.length, bytes.length, true);
+      this.#wroteRequest(ex);
+      return;
+    }
+    if (body.kind === "file") {
+      const opened = await body.file!.open();
+      try {
+        const framing = planFraming(req.method, opened.length, req.headers);
+        socket.write(this.#head(ex, framing));
+        this.#wroteHeaders(ex);
+        if (req.expectContinue && !(await this.#waitContinue(ex))) return;
+        if (framing.kind === "length") await this.#sendFile(ex, opened);
+        else await this.#writeChunks(ex, framing, fileChunks(opened), opened.length);
+        if (ex.writeStopped) return;
+        await opened.checkUnchanged();
+      } finally {
+        await opened.close();
+      }
+      this.#wroteRequest(ex);
+      return;
+    }
+    // A stream of chunks: length declared by the source or the caller, else chunked.
+    const framing = planFraming(req.method, body.length, req.headers);
+    socket.write(this.#head(ex, framing));
+    this.#wroteHeaders(ex);
+    if (req.expectContinue && !(await this.#waitContinue(ex))) return;
+    await this.#writeChunks(
+      ex,
+      framing,
+      body.open!(),
+      framing.kind === "length" ? framing.length : body.length,
+    );
+  }
+
+  /** Sends chunks with backpressure, framing them; enforces a declared length. */
+  async #writeChunks(
+    ex: Exchange,
+    framing: Framing,
+    source: AsyncIterable<unknown>,
+    total: number | null,
+  ): Promise<void> {
+    const socket = this.socket;
+    const declared = framing.kind === "length" ? framing.length : -1;
+    let sent = 0;
+    let iterated: AsyncIterator<unknown> | null = null;
+    try {
+      iterated = source[Symbol.asyncIterator]();
+      while (true) {
+        if (ex.writeStopped || this.#ex !== ex) return;
+        let r: IteratorResult<unknown>;
+        try {
+          r = await iterated.next();
+        } catch (cause) {
+          throw cause instanceof RoundtripError && cause.code === "ERR_REQUEST_BODY"
+            ? cause
+            : new RoundtripError("ERR_REQUEST_BODY", "reading the request body failed", { cause });
+        }
+        if (r.done) break;
+        if (ex.writeStopped || this.#ex !== ex) return;
+        const chunk = toChunk(r.value);
+        if (chunk.length === 0) continue;
+        sent += chunk.length;
+        if (declared >= 0 && sent > declared) {
+          throw new RoundtripError(
+            "ERR_REQUEST_BODY",
+            `request body is longer than its declared length ${declared}`,
+          );
+        }
+        let ok: boolean;
+        if (framing.kind === "chunked") {
+          socket.cork();
+          socket.write(chunkHeader(chunk.length), "latin1");
+          socket.write(chunk);
+          ok = socket.write("\r\n", "latin1");
+          socket.uncork();
+        } else {
+          ok = socket.write(chunk);
+        }
+        this.#uploadProgress(ex, sent, total, false);
+        if (!ok) await this.#drain(ex);
+      }
+    } finally {
+      if (iterated !== null && (ex.writeStopped || this.#ex !== ex))
+        void iterated.return?.(undefined)?.catch(() => {});
+    }
+    if (ex.writeStopped || this.#ex !== ex) return;
+    if (declared >= 0 && sent !== declared) {
+      throw new RoundtripError(
+        "ERR_REQUEST_BODY",
+        `request body ended after ${sent} of its declared ${declared} bytes`,
+      );
+    }
+    if (framing.kind === "chunked") socket.write(lastChunk(null), "latin1");
+    this.#uploadProgress(ex, sent, total, true);
+    this.#wroteRequest(ex);
+  }
+
+  async #sendFile(ex: Exchange, opened: OpenFile): Promise<void> {
+    const controller = new AbortController();
+    const stop = () => controller.abort(new RoundtripError("ERR_ABORTED", "file upload stopped"));
+    ex.abortFileSend = stop;
+    let sent = 0;
+    try {
+      await sendFileToSocket(this.socket, opened.fd, opened.offset, opened.length, {
+        signal: controller.signal,
+        onProgress: (n) => {
+          sent += n;
+          this.#uploadProgress(ex, sent, opened.length, false);
+        },
+      });
+    } catch (err) {
+      if (ex.writeStopped || this.#ex !== ex) return;
+      throw err instanceof RoundtripError
+        ? err
+        : new RoundtripError("ERR_REQUEST_BODY", `sending ${opened.path} failed`, { cause: err });
+    } finally {
+      ex.abortFileSend = null;
+    }
+    this.#uploadProgress(ex, opened.length, opened.length, true);
+  }
+
+  #uploadProgress(ex: Exchange, loaded: number, total: number | null, final: boolean): void {
+    const cb = ex.req.onUploadProgress;
+    if (cb === null) return;
+    const step = Math.max(64 * 1024, total ? total / 100 : 0);
+    if (final || loaded - ex.uploadReported >= step) {
+      if (final && ex.uploadReported === loaded && loaded !== 0) return;
+      ex.uploadReported = loaded;
+      cb({ loaded, total });
+    }
+  }
+
+  #drain(ex: Exchange): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off("drain", done);
+        this.socket.off("close", done);
+        ex.drainWaiter = null;
+        resolve();
+      };
+      ex.drainWaiter = done;
+      this.socket.on("drain", done);
+      this.socket.on("close", done);
+    });
+  }
+
+  /** Waits for 100 Continue; false when the body must not be sent (a final status came). */
+  #waitContinue(ex: Exchange): Promise<boolean> {
+    ex.req.trace?.wait100Continue?.();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(true), this.settings.expectContinueTimeout);
+      const settle = (send: boolean) => {
+        clearTimeout(timer);
+        ex.continueWaiter = null;
+        if (!send) ex.bodySkipped = true;
+        resolve(send && !ex.writeStopped && this.#ex === ex);
+      };
+      ex.continueWaiter = settle;
+    });
+  }
+
+  #writeFailed(ex: Exchange, err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    ex.req.trace?.wroteRequest?.({ err: e });
+    if (this.#ex === ex) this.#fail(ex, e);
+  }
+
+  // ---- reading (ResponseHandler) -------------------------------------------------
+
+  onSocketData(chunk: Buffer): void {
+    const ex = this.#ex;
+    if (ex === null) {
+      // Bytes on an idle connection: the server is confused or talking to someone else.
+      this.destroy(null);
+      return;
+    }
+    this.lastRead = performance.now();
+    if (ex.timings.firstByte < 0) {
+      ex.timings.firstByte = this.lastRead - ex.t0;
+      ex.req.trace?.gotFirstResponseByte?.();
+    }
+    if (ex.discarding) {
+      ex.discardBudget -= chunk.length;
+    }
+    let off: number;
+    try {
+      off = this.parser.execute(chunk);
+    } catch (err) {
+      this.#fail(ex, err as Error);
+      return;
+    }
+    if (this.parser.state === State.UPGRADED) {
+      this.#upgrade(ex, chunk.subarray(off));
+      return;
+    }
+    if (ex.phase === Phase.DONE) {
+      if (off < chunk.length) this.#reusable = false; // unsolicited bytes after the response
+      this.#maybeFinish(ex);
+    } else if (ex.discarding && ex.discardBudget < 0) {
+      this.destroy(null);
+    }
+  }
+
+  onInformational(head: ResponseHead): void {
+    const ex = this.#ex!;
+    if (++ex.informational > MAX_INFORMATIONAL) {
+      throw new RoundtripError("ERR_TOO_MANY_1XX", `more than ${MAX_INFORMATIONAL} informational responses`);
+    }
+    const trace = ex.req.trace;
+    if (head.status === 100) {
+      trace?.got100Continue?.();
+      ex.continueWaiter?.(true);
+    }
+    trace?.got1xxResponse?.(head.status, trustedHeaders(head.names, head.values));
+  }
+
+  onHead(head: ResponseHead): void {
+    const ex = this.#ex!;
+    if (ex.headerTimer !== null) {
+      clearTimeout(ex.headerTimer);
+      ex.headerTimer = null;
+    }
+    if (head.status === 101 && !(ex.req.headers?.has("upgrade") ?? false)) {
+      throw new RoundtripError(
+        "ERR_BAD_RESPONSE",
+        "101 Switching Protocols to a request that asked for no upgrade",
+      );
+    }
+    if (!head.keepAlive) this.#reusable = false;
+    if (head.keepAliveTimeout > 0) this.keepAliveHint = head.keepAliveTimeout * 1000;
+    // A final response before the body went out: the body write stops; the server has
+    // not read it, so the connection cannot carry another request.
+    if (!ex.writeDone) {
+      ex.writeStopped = true;
+      ex.abortFileSend?.();
+      ex.drainWaiter?.();
+      this.#reusable = false;
+      ex.continueWaiter?.(false);
+    }
+    const headers = trustedHeaders(head.names, head.values);
+    let contentLength = head.contentLength;
+    const total = head.framing === "length" ? head.contentLength : null;
+    const buffer = new BodyBuffer(ex, total);
+    if (ex.req.onDownloadProgress !== null) buffer.onProgress = ex.req.onDownloadProgress;
+    ex.buffer = buffer;
+    let uncompressed = false;
+    if (head.framing !== "none" && this.settings.acceptEncoding !== null && head.status !== 206) {
+      const ce = headers.get("content-encoding");
+      if (ce !== null && wasAccepted(ex)) {
+        const decoder = createDecoder(ce, buffer, this, ex);
+        if (decoder !== null) {
+          ex.decoder = decoder;
+          headers.delete("content-encoding");
+          headers.delete("content-length");
+          contentLength = -1;
+          buffer.total = null;
+          uncompressed = true;
+        }
+      }
+    }
+    ex.phase = head.framing === "none" ? Phase.DONE : Phase.BODY;
+    const res = new Response(
+      {
+        status: head.status,
+        statusText: head.statusText,
+        httpVersion: head.version,
+        headers,
+        contentLength,
+        url: ex.req.target.url.href,
+        timings: ex.timings,
+        conn: ex.connInfo,
+      },
+      buffer,
+      ex.site,
+    );
+    res.uncompressed = uncompressed;
+    ex.response = res;
+    if (head.framing === "none" && head.status !== 101) buffer.end();
+    ex.onResponse(res);
+  }
+
+  onData(chunk: Buffer): void {
+    const ex = this.#ex!;
+    if (ex.discarding) return;
+    if (ex.decoder !== null) ex.decoder.write(chunk);
+    else ex.buffer!.push(chunk);
+  }
+
+  onTrailers(names: string[], values: string[]): void {
+    this.#ex!.buffer!.trailers = trustedHeaders(names, values);
+  }
+
+  onComplete(): void {
+    const ex = this.#ex!;
+    ex.phase = Phase.DONE;
+    ex.timings.end = performance.now() - ex.t0;
+    if (ex.decoder !== null) ex.decoder.end();
+    else ex.buffer!.end();
+  }
+
+  /** The response has fully arrived: give the connection back or close it. */
+  #maybeFinish(ex: Exchange): void {
+    if (this.#ex !== ex) return;
+    if (ex.timings.end < 0) ex.timings.end = performance.now() - ex.t0;
+    if (!ex.writeDone && !ex.writeStopped) {
+      // The response is complete before the request: stop writing, do not reuse.
+      ex.writeStopped = true;
+      this.#reusable = false;
+    }
+    if (ex.bodySkipped) this.#reusable = false;
+    this.#detach(ex);
+    ex.discardSettled();
+    this.owner.inactive(this);
+    if (this.#reusable && ex.writeDone) {
+      ex.req.trace?.putIdleConn?.(null);
+      this.owner.release(this);
+    } else {
+      ex.req.trace?.putIdleConn?.(new Error("connection not reusable"));
+      this.destroy(null);
+    }
+  }
+
+  #detach(ex: Exchange): void {
+    if (ex.headerTimer !== null) clearTimeout(ex.headerTimer);
+    ex.headerTimer = null;
+    if (ex.abortListener !== null) ex.req.signal?.removeEventListener("abort", ex.abortListener);
+    ex.abortListener = null;
+    this.#ex = null;
+  }
+
+  #upgrade(ex: Exchange, rest: Buffer): void {
+    const socket = this.socket;
+    this.#detach(ex);
+    socket.off("data", this.onSocketData);
+    socket.off("end", this.onSocketEnd);
+    socket.off("error", this.onSocketError);
+    socket.off("close", this.onSocketClose);
+    socket.pause();
+    if (rest.length > 0) socket.unshift(rest);
+    this.closed = true;
+    this.owner.inactive(this);
+    this.owner.closed(this);
+    if (ex.response !== null) ex.response.socket = socket;
+  }
+
+  // ---- pausing, discarding, failing ---------------------------------------------
+
+  pauseReading(reason: number): void {
+    if (this.#paused === 0) this.socket.pause();
+    this.#paused |= reason;
+  }
+
+  resumeReading(reason: number): void {
+    if (this.#paused === 0) return;
+    this.#paused &= ~reason;
+    if (this.#paused === 0) this.socket.resume();
+  }
+
+  /** The reader closed the body early: read a bounded remainder to keep the socket, or destroy it. */
+  discard(ex: Exchange): Promise<void> {
+    ex.decoder?.destroy();
+    ex.decoder = null;
+    const p = this.parser;
+    const cheap = p.state === State.LENGTH ? p.remaining <= DISCARD_LIMIT : p.state !== State.UNTIL_EOF;
+    if (!cheap) {
+      this.destroy(null);
+      return Promise.resolve();
+    }
+    ex.discarding = true;
+    ex.discardBudget = DISCARD_LIMIT;
+    this.#paused = 0;
+    this.socket.resume();
+    return new Promise((resolve) => ex.onDiscardSettled(resolve));
+  }
+
+  #abort(ex: Exchange): void {
+    if (this.#ex !== ex) return;
+    const reason = ex.req.signal?.reason;
+    const err =
+      reason instanceof RoundtripError
+        ? reason
+        : new RoundtripError("ERR_ABORTED", "the request was aborted", {
+            cause: reason,
+            url: ex.req.displayURL,
+          });
+    this.#fail(ex, err);
+  }
+
+  /** Fails the current exchange with `err` and destroys the connection. */
+  #fail(ex: Exchange, err: Error): void {
+    if (this.#ex !== ex) return;
+    const nothingReceived = !this.parser.started;
+    ex.writeStopped = true;
+    ex.abortFileSend?.();
+    ex.continueWaiter?.(false);
+    this.#detach(ex);
+    if (ex.phase === Phase.HEAD) {
+      this.owner.inactive(this);
+      this.destroy(null);
+      ex.onError(withURL(err, ex), nothingReceived);
+    } else {
+      if (ex.phase !== Phase.DONE) this.owner.inactive(this);
+      ex.phase = Phase.DONE;
+      if (ex.decoder !== null) ex.decoder.destroy();
+      ex.buffer!.fail(withURL(err, ex));
+      ex.discardSettled();
+      this.destroy(null);
+    }
+  }
+
+  onSocketEnd(): void {
+    const ex = this.#ex;
+    if (ex === null) {
+      this.destroy(null);
+      return;
+    }
+    try {
+      this.parser.finish();
+    } catch (err) {
+      this.#fail(ex, err as Error);
+      return;
+    }
+    if (ex.phase === Phase.DONE) {
+      this.#reusable = false;
+      this.#maybeFinish(ex);
+    }
+  }
+
+  onSocketError(err: Error): void {
+    const ex = this.#ex;
+    if (ex !== null) this.#fail(ex, socketError(err, ex.phase === Phase.HEAD));
+    else this.destroy(null);
+  }
+
+  onSocketClose(): void {
+    const ex = this.#ex;
+    if (ex !== null)
+      this.#fail(
+        ex,
+        new RoundtripError("ERR_CONNECTION_CLOSED", "connection closed before the response was complete"),
+      );
+    if (!this.closed) {
+      this.closed = true;
+      this.owner.closed(this);
+    }
+  }
+
+  /** Closes the connection; fails the current exchange with `err` if one is running. */
+  destroy(err: Error | null): void {
+    const ex = this.#ex;
+    if (ex !== null && err !== null) this.#fail(ex, err);
+    if (!this.socket.destroyed) this.socket.destroy();
+    if (!this.closed) {
+      this.closed = true;
+      this.owner.closed(this);
+    }
+  }
+}
+
+function wasAccepted(ex: Exchange): boolean {
+  const h = ex.req.headers;
+  return !ex.req.isHead && !(h?.has("accept-encoding") ?? false) && !(h?.has("range") ?? false);
+}
+
+function withURL(err: Error, ex: Exchange): Error {
+  if (err instanceof RoundtripError && err.url === undefined) err.url = ex.req.displayURL;
+  return err;
+}
+
+function socketError(err: Error, beforeHead: boolean): RoundtripError {
+  const code = (err as NodeJS.ErrnoException).code ?? "";
+  const what = beforeHead ? "before the response head" : "while reading the response body";
+  return new RoundtripError("ERR_CONNECTION_CLOSED", `connection failed ${what}${code ? ` (${code})` : ""}`, {
+    cause: err,
+  });
+}
+
+async function* oneChunk(bytes: Buffer): AsyncGenerator<Buffer> {
+  yield bytes;
+}
+
+async function* fileChunks(opened: OpenFile): AsyncGenerator<Buffer> {
+  if (opened.length === 0) return;
+  const stream = opened.handle.createReadStream({
+    start: opened.offset,
+    end: opened.offset + opened.length - 1,
+    autoClose: false,
+    highWaterMark: 256 * 1024,
+  });
+  for await (const c of stream) yield c as Buffer;
+}

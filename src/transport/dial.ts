@@ -1,0 +1,264 @@
+/**
+ * Opening connections: TCP (or the caller's `dial`), then TLS for https, each bounded
+ * by its own timeout, with the trace hooks of Go's httptrace. A dial is not tied to the
+ * request that started it (Go's late binding): only its timeouts and transport.close()
+ * stop it, so a connection nobody waits for anymore still goes to the idle pool.
+ */
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "node:dns";
+import { isIP, connect as netConnect, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
+import { RoundtripError } from "../errors.js";
+import type { ClientTrace } from "./trace.js";
+
+export interface DialOptions {
+  host: string;
+  port: number;
+  /** Aborted when dialTimeout passes or the transport closes. */
+  signal: AbortSignal;
+}
+
+/** Replaces TCP dialing; roundtrip still adds TLS on top for https. */
+export type DialFunc = (opts: DialOptions) => Promise<Duplex>;
+
+export interface DialSettings {
+  dial: DialFunc | undefined;
+  dialTimeout: number;
+  tlsHandshakeTimeout: number;
+  tls: ConnectionOptions;
+}
+
+export interface DialTarget {
+  scheme: string;
+  hostname: string;
+  port: number;
+  /** TLS server name when it differs from hostname (never for IP literals). */
+  servername?: string;
+}
+
+export interface DialResult {
+  socket: Duplex;
+  dnsDone: number;
+  connectDone: number;
+  tlsDone: number;
+}
+
+export async function dial(
+  target: DialTarget,
+  settings: DialSettings,
+  trace: ClientTrace | null,
+  closing: AbortSignal,
+  t0: number,
+): Promise<DialResult> {
+  const result: DialResult = { socket: null as unknown as Duplex, dnsDone: -1, connectDone: -1, tlsDone: -1 };
+  const dialSignal =
+    settings.dialTimeout > 0
+      ? AbortSignal.any([closing, AbortSignal.timeout(settings.dialTimeout)])
+      : closing;
+  let socket: Duplex;
+  if (settings.dial !== undefined) {
+    trace?.connectStart?.("tcp", `${target.hostname}:${target.port}`);
+    try {
+      socket = await raceSignal(
+        settings.dial({ host: target.hostname, port: target.port, signal: dialSignal }),
+        dialSignal,
+        settings.dialTimeout,
+      );
+    } catch (err) {
+      const e = dialError(err, target, closing);
+      trace?.connectDone?.("tcp", `${target.hostname}:${target.port}`, e);
+      throw e;
+    }
+    result.connectDone = performance.now() - t0;
+    trace?.connectDone?.("tcp", `${target.hostname}:${target.port}`);
+  } else {
+    socket = await tcpConnect(target, settings.dialTimeout, dialSignal, closing, trace, result, t0);
+  }
+  if (target.scheme !== "https") {
+    result.socket = socket;
+    return result;
+  }
+  result.socket = await tlsHandshake(socket, target, settings, closing, trace);
+  result.tlsDone = performance.now() - t0;
+  return result;
+}
+
+function tcpConnect(
+  target: DialTarget,
+  timeout: number,
+  signal: AbortSignal,
+  closing: AbortSignal,
+  trace: ClientTrace | null,
+  result: DialResult,
+  t0: number,
+): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const addr = `${target.hostname}:${target.port}`;
+    const wantsDNS =
+      isIP(target.hostname.replace(/%.*$/, "")) === 0 && trace !== null && (trace.dnsStart || trace.dnsDone);
+    const lookup = wantsDNS
+      ? (
+          hostname: string,
+          options: LookupOptions,
+          cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
+        ) => {
+          trace.dnsStart?.({ host: hostname });
+          dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+            const list = (addresses ?? []).map((a) => a.address);
+            trace.dnsDone?.(err ? { addresses: list, err } : { addresses: list });
+            result.dnsDone = performance.now() - t0;
+            if (err) cb(err, "");
+            else if (options.all) cb(null, addresses);
+            else cb(null, addresses[0]!.address, addresses[0]!.family);
+          });
+        }
+      : undefined;
+    trace?.connectStart?.("tcp", addr);
+    const socket = netConnect({
+      host: target.hostname,
+      port: target.port,
+      noDelay: true,
+      ...(lookup ? { lookup } : {}),
+    });
+    const cleanup = () => {
+      signal.removeEventListener("abort", onAbort);
+      socket.off("connect", onConnect);
+      socket.off("error", onError);
+    };
+    const onConnect = () => {
+      cleanup();
+      result.connectDone = performance.now() - t0;
+      socket.setKeepAlive(true, 30_000);
+      trace?.connectDone?.("tcp", addr);
+      resolve(socket);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      socket.destroy();
+      const e = dialError(err, target, closing);
+      trace?.connectDone?.("tcp", addr, e);
+      reject(e);
+    };
+    const onAbort = () => {
+      cleanup();
+      socket.destroy();
+      const e = closing.aborted
+        ? new RoundtripError("ERR_TRANSPORT_CLOSED", "transport closed while dialing")
+        : new RoundtripError("ERR_TIMEOUT", `dial ${addr} timed out after ${timeout} ms`, { phase: "dial" });
+      trace?.connectDone?.("tcp", addr, e);
+      reject(e);
+    };
+    socket.once("connect", onConnect);
+    socket.once("error", onError);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function tlsHandshake(
+  raw: Duplex,
+  target: DialTarget,
+  settings: DialSettings,
+  closing: AbortSignal,
+  trace: ClientTrace | null,
+): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    trace?.tlsHandshakeStart?.();
+    const name = target.servername ?? target.hostname;
+    const socket = tlsConnect({
+      ALPNProtocols: ["http/1.1"],
+      ...settings.tls,
+      socket: raw,
+      ...(isIP(name) === 0 ? { servername: name } : {}),
+    });
+    let timer: NodeJS.Timeout | null = null;
+    const done = (err: RoundtripError | null) => {
+      if (timer !== null) clearTimeout(timer);
+      closing.removeEventListener("abort", onClose);
+      socket.off("secureConnect", onSecure);
+      socket.off("error", onError);
+      if (err !== null) {
+        socket.destroy();
+        raw.destroy();
+        trace?.tlsHandshakeDone?.({ err });
+        reject(err);
+      } else {
+        trace?.tlsHandshakeDone?.(socket.alpnProtocol ? { alpnProtocol: socket.alpnProtocol } : {});
+        resolve(socket);
+      }
+    };
+    const onSecure = () => done(null);
+    const onError = (cause: Error) =>
+      done(new RoundtripError("ERR_TLS", `TLS handshake with ${name} failed: ${cause.message}`, { cause }));
+    const onClose = () =>
+      done(new RoundtripError("ERR_TRANSPORT_CLOSED", "transport closed during the TLS handshake"));
+    socket.once("secureConnect", onSecure);
+    socket.once("error", onError);
+    closing.addEventListener("abort", onClose, { once: true });
+    if (settings.tlsHandshakeTimeout > 0) {
+      timer = setTimeout(
+        () =>
+          done(
+            new RoundtripError(
+              "ERR_TIMEOUT",
+              `TLS handshake with ${name} timed out after ${settings.tlsHandshakeTimeout} ms`,
+              { phase: "tls" },
+            ),
+          ),
+        settings.tlsHandshakeTimeout,
+      );
+    }
+  });
+}
+
+function dialError(err: unknown, target: DialTarget, closing: AbortSignal): RoundtripError {
+  if (err instanceof RoundtripError) return err;
+  if (closing.aborted)
+    return new RoundtripError("ERR_TRANSPORT_CLOSED", "transport closed while dialing", { cause: err });
+  const name = (err as Error | undefined)?.name;
+  if (name === "TimeoutError") {
+    return new RoundtripError("ERR_TIMEOUT", `dial ${target.hostname}:${target.port} timed out`, {
+      phase: "dial",
+      cause: err,
+    });
+  }
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return new RoundtripError(
+    "ERR_CONNECT",
+    `cannot connect to ${target.hostname}:${target.port}${code ? ` (${code})` : ""}`,
+    { cause: err },
+  );
+}
+
+function raceSignal<T>(p: Promise<T>, signal: AbortSignal, timeout: number): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      // The caller's dial may still produce a socket; close it when it does.
+      p.then(
+        (s) => (s as unknown as Duplex).destroy?.(),
+        () => {},
+      );
+      const reason = signal.reason as Error | undefined;
+      reject(
+        reason?.name === "TimeoutError"
+          ? new RoundtripError("ERR_TIMEOUT", `dial timed out after ${timeout} ms`, {
+              phase: "dial",
+              cause: reason,
+            })
+          : reason,
+      );
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * A request as the transport works with it: options validated once, URL parsed once,
+ * body reduced to an OutgoingBody. Retries and redirects reuse it.
+ */
+import type { FormInit } from "../body/multipart.js";
+import { type BodyInit, formBody, jsonBody, type OutgoingBody, toOutgoingBody } from "../body/outgoing.js";
+import { RoundtripError, redactURL } from "../errors.js";
+import { isHost, printable } from "../http1/chars.js";
+import { Headers, type HeadersInit } from "../http1/headers.js";
+import { validateMethod } from "../http1/request.js";
+import { parseRequestURL, type RequestURL } from "../http1/url.js";
+import type { ClientTrace } from "./trace.js";
+
+export type Progress = { loaded: number; total: number | null };
+
+export interface RequestOptions {
+  /** Default "GET"; must be an HTTP token. */
+  method?: string;
+  headers?: HeadersInit;
+  body?: BodyInit | null;
+  /** Serialized with JSON.stringify; sets Content-Type: application/json unless set. */
+  json?: unknown;
+  /** multipart/form-data, streamed. */
+  form?: FormInit;
+  signal?: AbortSignal;
+  trace?: ClientTrace;
+  /** Send `Expect: 100-continue` and hold the body until 100, a final status, or expectContinueTimeout. */
+  expectContinue?: boolean;
+  onUploadProgress?: (p: Progress) => void;
+  onDownloadProgress?: (p: Progress) => void;
+  /** Allow a retry on a reused connection that failed before any response byte. */
+  idempotent?: boolean;
+  /** Recreates the body, so redirects and retries can send a stream again. */
+  getBody?: () => BodyInit;
+  /** Host field override; wins over a Host header. */
+  host?: string;
+  /** Send `Connection: close` and do not reuse the connection. */
+  close?: boolean;
+}
+
+export interface TransportRequest extends RequestOptions {
+  url: string | URL;
+}
+
+export interface PreparedRequest {
+  method: string;
+  target: RequestURL;
+  /** Host field value. */
+  host: string;
+  headers: Headers | null;
+  body: OutgoingBody | null;
+  getBody: (() => BodyInit) | null;
+  isHead: boolean;
+  /** GET, HEAD, OPTIONS, TRACE, an Idempotency-Key, or idempotent: true. */
+  idempotent: boolean;
+  expectContinue: boolean;
+  close: boolean;
+  signal: AbortSignal | null;
+  trace: ClientTrace | null;
+  onUploadProgress: ((p: Progress) => void) | null;
+  onDownloadProgress: ((p: Progress) => void) | null;
+  /** The caller's URL as it may appear in errors (password masked). */
+  displayURL: string;
+}
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
+
+export function prepareRequest(opts: TransportRequest): PreparedRequest {
+  const target = parseRequestURL(opts.url);
+  const method = opts.method === undefined ? "GET" : validateMethod(opts.method);
+  const headers =
+    opts.headers == null
+      ? null
+      : opts.headers instanceof Headers
+        ? new Headers(opts.headers)
+        : new Headers(opts.headers);
+
+  let body: OutgoingBody | null = null;
+  const given = [opts.body != null, opts.json !== undefined, opts.form !== undefined].filter(Boolean).length;
+  if (given > 1) throw new RoundtripError("ERR_INVALID_REQUEST", "give only one of body, json and form");
+  if (opts.body != null) body = toOutgoingBody(opts.body);
+  else if (opts.json !== undefined) body = jsonBody(opts.json);
+  else if (opts.form !== undefined) body = formBody(opts.form);
+  else if (opts.getBody) body = toOutgoingBody(opts.getBody());
+
+  let headersOut = headers;
+  if (body?.contentType && !headers?.has("content-type")) {
+    headersOut = headers ?? new Headers();
+    headersOut.set("Content-Type", body.contentType);
+  }
+
+  let host = target.host;
+  if (opts.host !== undefined) host = checkHost(opts.host);
+  else if (headersOut?.has("host")) host = checkHost(headersOut.get("host")!);
+
+  const idempotent =
+    IDEMPOTENT.has(method) ||
+    opts.idempotent === true ||
+    (headersOut !== null && (headersOut.has("idempotency-key") || headersOut.has("x-idempotency-key")));
+
+  return {
+    method,
+    target,
+    host,
+    headers: headersOut,
+    body,
+    getBody: opts.getBody ?? null,
+    isHead: method === "HEAD",
+    idempotent,
+    expectContinue: opts.expectContinue === true && body !== null,
+    close: opts.close === true,
+    signal: opts.signal ?? null,
+    trace: opts.trace ?? null,
+    onUploadProgress: opts.onUploadProgress ?? null,
+    onDownloadProgress: opts.onDownloadProgress ?? null,
+    displayURL: redactURL(target.url),
+  };
+}
+
+function checkHost(host: string): string {
+  if (typeof host !== "string" || !isHost(host)) {
+    throw new RoundtripError("ERR_INVALID_REQUEST", `invalid Host ${printable(String(host))}`);
+  }
+  return host;
+}
+
+/** Whether the body can be sent again for a retry or a 307/308 redirect. */
+export function canReplay(req: PreparedRequest): boolean {
+  return req.body === null || req.body.replayable || req.getBody !== null;
+}
+
+/** The body to send on a second attempt. */
+export function replayBody(req: PreparedRequest): OutgoingBody | null {
+  if (req.body === null || req.body.replayable) return req.body;
+  if (req.getBody !== null) return toOutgoingBody(req.getBody());
+  throw new RoundtripError("ERR_REQUEST_BODY", "the request body cannot be sent again");
+}

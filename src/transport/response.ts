@@ -1,0 +1,120 @@
+/**
+ * Response: the head of an HTTP response and its Body. Its connection is already back
+ * in the pool when the whole body arrived with the head; otherwise the body holds it
+ * until read to the end or closed.
+ */
+import type { Duplex } from "node:stream";
+import { Body, type BodyBuffer } from "../body/incoming.js";
+import { Headers } from "../http1/headers.js";
+
+/** Milliseconds since the request was handed to the transport; -1 when it did not happen. */
+export interface Timings {
+  queued: number;
+  dnsDone: number;
+  connectDone: number;
+  tlsDone: number;
+  wroteHeaders: number;
+  wroteRequest: number;
+  firstByte: number;
+  end: number;
+}
+
+export interface ConnInfo {
+  reused: boolean;
+  wasIdle: boolean;
+  /** ms the connection sat idle before this request; 0 when new. */
+  idleTime: number;
+  localAddress?: string;
+  remoteAddress?: string;
+}
+
+export function newTimings(): Timings {
+  return {
+    queued: -1,
+    dnsDone: -1,
+    connectDone: -1,
+    tlsDone: -1,
+    wroteHeaders: -1,
+    wroteRequest: -1,
+    firstByte: -1,
+    end: -1,
+  };
+}
+
+const EMPTY_TRAILERS = new Headers();
+
+export class Response implements AsyncDisposable {
+  status: number;
+  statusText: string;
+  httpVersion: "1.0" | "1.1" | "2";
+  headers: Headers;
+  /** -1 when unknown (chunked, read-to-close, or transparently decoded). */
+  contentLength: number;
+  /** The body was transparently decompressed (Content-Encoding and Content-Length removed). */
+  uncompressed = false;
+  url: string;
+  redirected = false;
+  readonly body: Body;
+  /** Only on 101 Switching Protocols: the upgraded stream. */
+  socket?: Duplex;
+  timings: Timings;
+  conn: ConnInfo;
+  #buffer: BodyBuffer;
+
+  /** @internal */
+  constructor(
+    init: {
+      status: number;
+      statusText: string;
+      httpVersion: "1.0" | "1.1";
+      headers: Headers;
+      contentLength: number;
+      url: string;
+      timings: Timings;
+      conn: ConnInfo;
+    },
+    buffer: BodyBuffer,
+    site: (() => string) | null,
+  ) {
+    this.status = init.status;
+    this.statusText = init.statusText;
+    this.httpVersion = init.httpVersion;
+    this.headers = init.headers;
+    this.contentLength = init.contentLength;
+    this.url = init.url;
+    this.timings = init.timings;
+    this.conn = init.conn;
+    this.#buffer = buffer;
+    this.body = new Body(buffer, site);
+  }
+
+  /** True for 2xx statuses. */
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  /** Trailer fields; filled once the body reached its end. */
+  get trailers(): Headers {
+    return this.#buffer.trailers ?? EMPTY_TRAILERS;
+  }
+
+  text(): Promise<string> {
+    return this.body.text();
+  }
+  json<T = unknown>(): Promise<T> {
+    return this.body.json<T>();
+  }
+  bytes(): Promise<Uint8Array> {
+    return this.body.bytes();
+  }
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.body.arrayBuffer();
+  }
+  /** Discards the rest of the body; see Body.close(). */
+  close(): Promise<void> {
+    return this.body.close();
+  }
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.body.close();
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * ClientTrace: Go's httptrace hooks, fired at the same moments and in the same order.
+ * A request without a trace pays one `undefined` check per moment, nothing more.
+ */
+import type { Headers } from "../http1/headers.js";
+
+export interface ClientTrace {
+  /** Before a connection is looked for; hostPort is the pool key's "host:port". */
+  getConn?(hostPort: string): void;
+  /** A connection was obtained (once per attempt, retries included). */
+  gotConn?(info: { reused: boolean; wasIdle: boolean; idleTime: number }): void;
+  /** The connection went back to the idle pool (err null) or could not (err says why). */
+  putIdleConn?(err: Error | null): void;
+  dnsStart?(info: { host: string }): void;
+  dnsDone?(info: { addresses: string[]; err?: Error }): void;
+  connectStart?(network: string, addr: string): void;
+  connectDone?(network: string, addr: string, err?: Error): void;
+  tlsHandshakeStart?(): void;
+  tlsHandshakeDone?(info: { alpnProtocol?: string; err?: Error }): void;
+  wroteHeaderField?(key: string, values: string[]): void;
+  wroteHeaders?(): void;
+  wait100Continue?(): void;
+  got100Continue?(): void;
+  got1xxResponse?(code: number, headers: Headers): void;
+  gotFirstResponseByte?(): void;
+  wroteRequest?(info: { err?: Error }): void;
+}

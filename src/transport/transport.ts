@@ -1,0 +1,614 @@
+/**
+ * Transport: Go's http.Transport for Node. It owns pooled persistent connections per
+ * connect-method key, hands each request a connection (an idle one, last in first out,
+ * or a new dial), enforces the per-host and global limits with FIFO waiters, retries
+ * what Go's shouldRetryRequest allows, and knows nothing of redirects or cookies.
+ *
+ * Pool invariants (all state below is owned by the Transport, on the event loop):
+ *  - every open connection is in exactly one pool and is either active (carrying an
+ *    exchange whose response has not fully arrived) or idle (in `idle`, and in the
+ *    global LRU `#idleLRU`);
+ *  - a waiter is a request without a connection; it is served FIFO by the first
+ *    connection released or dialed for its key; an aborted waiter leaves at once;
+ *  - a dial belongs to no request: when it completes it serves the first waiter, or
+ *    goes idle (late binding, Go's `queueForDial`).
+ */
+import type { ConnectionOptions } from "node:tls";
+import { RoundtripError } from "../errors.js";
+import { Conn, type ConnOwner, type ConnSettings, Exchange } from "./conn.js";
+import { ACCEPT_ENCODING } from "./decode.js";
+import { type DialFunc, type DialSettings, dial } from "./dial.js";
+import {
+  canReplay,
+  type PreparedRequest,
+  prepareRequest,
+  replayBody,
+  type TransportRequest,
+} from "./prepared.js";
+import { newTimings, type Response } from "./response.js";
+
+export const VERSION = "0.1.0";
+
+export interface TransportOptions {
+  /** Idle connections kept across all hosts; the least recently used goes first. 0 = no limit. Default 100. */
+  maxIdleConns?: number;
+  /** Idle connections kept per connect-method key; more are closed. 0 = no limit. Default 32 (Go's 2 is a known pain point). */
+  maxIdleConnsPerHost?: number;
+  /** Connections per key, counting dials in progress, active and idle; excess requests wait FIFO. 0 = no limit. Default 0. */
+  maxConnsPerHost?: number;
+  /** ms an idle connection is kept. A server's `Keep-Alive: timeout=N` shortens it. 0 = no limit. Default 90 000. */
+  idleConnTimeout?: number;
+  /** ms from the request being fully written to the response head. 0 = none. Default 0. */
+  responseHeaderTimeout?: number;
+  /** ms a response body may stall between two chunks (a slow reader does not count). 0 = none. Default 300 000. */
+  bodyTimeout?: number;
+  /** ms to wait for `100 Continue` before sending the body anyway. Default 1 000. */
+  expectContinueTimeout?: number;
+  /** ms for the TLS handshake. 0 = none. Default 10 000. */
+  tlsHandshakeTimeout?: number;
+  /** ms to open the TCP connection (or for the custom `dial`). 0 = none. Default 30 000. */
+  dialTimeout?: number;
+  /** One request per connection, with `Connection: close`. Default false. */
+  disableKeepAlives?: boolean;
+  /** When false and the caller set no Accept-Encoding, ask for gzip, deflate, br and decode. Default false. */
+  disableCompression?: boolean;
+  /** Limit for each response head (and each 1xx head, and the trailers). Default 1 MiB. */
+  maxResponseHeaderBytes?: number;
+  /** node:tls connect options for https (ca, rejectUnauthorized, cert, ...). */
+  tls?: ConnectionOptions;
+  /** Replaces TCP dialing; dialTimeout still bounds it through its signal. */
+  dial?: DialFunc;
+  /** Default User-Agent. Default `roundtrip/<version>`. */
+  userAgent?: string;
+}
+
+export interface RoundTripper {
+  roundTrip(req: TransportRequest): Promise<Response>;
+}
+
+export interface HostStats {
+  active: number;
+  idle: number;
+  dialing: number;
+  waiting: number;
+}
+
+export interface TransportStats extends HostStats {
+  /** Open connections: active + idle. */
+  total: number;
+  perHost: Record<string, HostStats>;
+}
+
+interface Waiter {
+  req: PreparedRequest;
+  resolve(conn: Conn): void;
+  reject(err: Error): void;
+  done: boolean;
+}
+
+class HostPool {
+  readonly idle: Conn[] = [];
+  readonly conns = new Set<Conn>();
+  readonly waiters: Waiter[] = [];
+  active = 0;
+  dialing = 0;
+  constructor(
+    readonly key: string,
+    readonly hostPort: string,
+    readonly scheme: string,
+    readonly hostname: string,
+    readonly port: number,
+  ) {}
+  get open(): number {
+    return this.conns.size;
+  }
+  isEmpty(): boolean {
+    return this.conns.size === 0 && this.dialing === 0 && this.waiters.length === 0;
+  }
+}
+
+const kPool = Symbol("pool");
+const kActive = Symbol("active");
+type PooledConn = Conn & { [kPool]?: HostPool; [kActive]?: boolean };
+
+export class Transport implements RoundTripper, ConnOwner {
+  readonly options: Readonly<Required<Omit<TransportOptions, "dial" | "tls">>> & {
+    dial: DialFunc | undefined;
+    tls: ConnectionOptions;
+  };
+  #pools = new Map<string, HostPool>();
+  /** Idle connections of every pool, least recently idled first (Map keeps insertion order). */
+  #idleLRU = new Map<Conn, true>();
+  #protocols = new Map<string, RoundTripper>();
+  #closing = new AbortController();
+  #closed = false;
+  /** Go's closeIdle: conns that late dials park are closed until the next request. */
+  #closeIdleMode = false;
+  #connSettings: ConnSettings;
+  #dialSettings: DialSettings;
+  #sweepTimer: NodeJS.Timeout | null = null;
+  #sweepEvery: number;
+
+  constructor(options: TransportOptions = {}) {
+    const o = {
+      maxIdleConns: options.maxIdleConns ?? 100,
+      maxIdleConnsPerHost: options.maxIdleConnsPerHost ?? 32,
+      maxConnsPerHost: options.maxConnsPerHost ?? 0,
+      idleConnTimeout: options.idleConnTimeout ?? 90_000,
+      responseHeaderTimeout: options.responseHeaderTimeout ?? 0,
+      bodyTimeout: options.bodyTimeout ?? 300_000,
+      expectContinueTimeout: options.expectContinueTimeout ?? 1_000,
+      tlsHandshakeTimeout: options.tlsHandshakeTimeout ?? 10_000,
+      dialTimeout: options.dialTimeout ?? 30_000,
+      disableKeepAlives: options.disableKeepAlives ?? false,
+      disableCompression: options.disableCompression ?? false,
+      maxResponseHeaderBytes: options.maxResponseHeaderBytes ?? 1 << 20,
+      userAgent: options.userAgent ?? `roundtrip/${VERSION}`,
+      dial: options.dial,
+      tls: options.tls ?? {},
+    };
+    for (const k of [
+      "maxIdleConns",
+      "maxIdleConnsPerHost",
+      "maxConnsPerHost",
+      "idleConnTimeout",
+      "responseHeaderTimeout",
+      "bodyTimeout",
+      "expectContinueTimeout",
+      "tlsHandshakeTimeout",
+      "dialTimeout",
+      "maxResponseHeaderBytes",
+    ] as const) {
+      const v = o[k];
+      if (!Number.isFinite(v) || v < 0)
+        throw new RoundtripError("ERR_INVALID_REQUEST", `Transport option ${k} must be a number ≥ 0`);
+    }
+    this.options = o;
+    this.#connSettings = {
+      maxHeaderBytes: o.maxResponseHeaderBytes,
+      responseHeaderTimeout: o.responseHeaderTimeout,
+      expectContinueTimeout: o.expectContinueTimeout,
+      userAgent: o.userAgent,
+      acceptEncoding: o.disableCompression ? null : ACCEPT_ENCODING,
+      disableKeepAlives: o.disableKeepAlives,
+      absoluteTarget: null,
+    };
+    this.#dialSettings = {
+      dial: o.dial,
+      dialTimeout: o.dialTimeout,
+      tlsHandshakeTimeout: o.tlsHandshakeTimeout,
+      tls: o.tls,
+    };
+    const periods = [o.idleConnTimeout, o.bodyTimeout].filter((t) => t > 0);
+    this.#sweepEvery = Math.max(10, Math.min(1000, ...periods.map((t) => t / 4)));
+  }
+
+  /** Makes `rt` handle URLs of `scheme` (like Go's RegisterProtocol). */
+  registerProtocol(scheme: string, rt: RoundTripper): void {
+    const s = scheme.toLowerCase().replace(/:$/, "");
+    if (s === "http" || s === "https")
+      throw new RoundtripError("ERR_INVALID_REQUEST", `scheme ${s} is built in`);
+    this.#protocols.set(s, rt);
+  }
+
+  roundTrip(opts: TransportRequest): Promise<Response> {
+    if (this.#closed)
+      return Promise.reject(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport is closed"));
+    const t0 = performance.now();
+    let req: PreparedRequest;
+    try {
+      req = prepareRequest(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const scheme = req.target.scheme;
+    if (scheme !== "http" && scheme !== "https") {
+      const alt = this.#protocols.get(scheme);
+      if (alt !== undefined) return alt.roundTrip(opts);
+      return Promise.reject(
+        new RoundtripError("ERR_INVALID_REQUEST", `unsupported protocol scheme "${scheme}"`, {
+          url: req.displayURL,
+        }),
+      );
+    }
+    if (req.signal?.aborted) return Promise.reject(abortError(req));
+    this.#closeIdleMode = false;
+    // Where the request was made, for the unconsumed-body warning; formatted only if used.
+    const site = captureSite(Transport.prototype.roundTrip);
+    return this.#attempt(req, 0, t0, site);
+  }
+
+  /** @internal used by Client to send a request it already prepared. */
+  roundTripPrepared(req: PreparedRequest, site: () => string): Promise<Response> {
+    if (this.#closed)
+      return Promise.reject(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport is closed"));
+    if (req.signal?.aborted) return Promise.reject(abortError(req));
+    this.#closeIdleMode = false;
+    return this.#attempt(req, 0, performance.now(), site);
+  }
+
+  #attempt(req: PreparedRequest, attempt: number, t0: number, site: () => string): Promise<Response> {
+    const pool = this.#pool(req);
+    req.trace?.getConn?.(pool.hostPort);
+    const timings = newTimings();
+    const idle = attempt === 0 ? this.#takeIdle(pool) : null;
+    if (idle !== null) return this.#exchange(idle, req, attempt, t0, site, timings);
+    return this.#waitForConn(pool, req, timings, t0).then((conn) =>
+      this.#exchange(conn, req, attempt, t0, site, timings),
+    );
+  }
+
+  #exchange(
+    conn: Conn,
+    req: PreparedRequest,
+    attempt: number,
+    t0: number,
+    site: () => string,
+    timings: ReturnType<typeof newTimings>,
+  ): Promise<Response> {
+    if (timings.queued < 0) timings.queued = performance.now() - t0;
+    const reused = conn.requests > 0;
+    const info = {
+      reused,
+      wasIdle: reused,
+      idleTime: reused ? Math.max(0, performance.now() - conn.idleSince) : 0,
+    };
+    req.trace?.gotConn?.(info);
+    this.#markActive(conn);
+    return new Promise<Response>((resolve, reject) => {
+      const ex = new Exchange(
+        conn,
+        req,
+        resolve,
+        (err, nothingReceived) => {
+          if (reused && nothingReceived && attempt === 0 && this.#shouldRetry(req, err)) {
+            try {
+              req.body = replayBody(req);
+            } catch (e) {
+              reject(e);
+              return;
+            }
+            resolve(this.#attempt(req, 1, t0, site));
+            return;
+          }
+          reject(err);
+        },
+        site,
+        timings,
+        t0,
+      );
+      const socket = conn.socket as { localAddress?: string; remoteAddress?: string };
+      ex.connInfo = {
+        ...info,
+        ...(socket.localAddress ? { localAddress: socket.localAddress } : {}),
+        ...(socket.remoteAddress ? { remoteAddress: socket.remoteAddress } : {}),
+      };
+      conn.start(ex);
+      this.#ensureSweep();
+    });
+  }
+
+  /** Go's shouldRetryRequest, narrowed: only a connection that died under us, and a replayable request. */
+  #shouldRetry(req: PreparedRequest, err: Error): boolean {
+    if (!(err instanceof RoundtripError) || err.code !== "ERR_CONNECTION_CLOSED") return false;
+    if (req.signal?.aborted || this.#closed) return false;
+    return req.idempotent && canReplay(req);
+  }
+
+  #pool(req: PreparedRequest): HostPool {
+    const t = req.target;
+    const key = `${t.scheme}://${t.hostPort}`;
+    let pool = this.#pools.get(key);
+    if (pool === undefined) {
+      pool = new HostPool(key, t.hostPort, t.scheme, t.hostname, t.port);
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** The most recently idled usable connection of `pool`, or null. Dead ones are closed. */
+  #takeIdle(pool: HostPool): Conn | null {
+    const now = performance.now();
+    while (pool.idle.length > 0) {
+      const conn = pool.idle.pop()!;
+      this.#idleLRU.delete(conn);
+      if (conn.isUsable(now)) return conn;
+      conn.destroy(null);
+    }
+    return null;
+  }
+
+  #waitForConn(
+    pool: HostPool,
+    req: PreparedRequest,
+    timings: ReturnType<typeof newTimings>,
+    t0: number,
+  ): Promise<Conn> {
+    return new Promise<Conn>((resolve, reject) => {
+      const signal = req.signal;
+      const waiter: Waiter = {
+        req,
+        done: false,
+        resolve: (conn) => {
+          if (waiter.done) return;
+          waiter.done = true;
+          signal?.removeEventListener("abort", onAbort);
+          resolve(conn);
+        },
+        reject: (err) => {
+          if (waiter.done) return;
+          waiter.done = true;
+          signal?.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      };
+      const onAbort = () => {
+        const i = pool.waiters.indexOf(waiter);
+        if (i >= 0) pool.waiters.splice(i, 1);
+        waiter.reject(abortError(req));
+        this.#forget(pool);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      pool.waiters.push(waiter);
+      this.#dialIfAllowed(pool, req, timings, t0);
+    });
+  }
+
+  /** Starts dials while waiters outnumber dials in progress and maxConnsPerHost allows. */
+  #dialIfAllowed(
+    pool: HostPool,
+    req: PreparedRequest | null,
+    timings: ReturnType<typeof newTimings> | null,
+    t0: number,
+  ): void {
+    const max = this.options.maxConnsPerHost;
+    while (pool.waiters.length > pool.dialing && (max === 0 || pool.open + pool.dialing < max)) {
+      const first = req ?? pool.waiters[pool.dialing]!.req;
+      this.#startDial(pool, first, timings, t0);
+      req = null;
+      timings = null;
+    }
+  }
+
+  #startDial(
+    pool: HostPool,
+    req: PreparedRequest,
+    timings: ReturnType<typeof newTimings> | null,
+    t0: number,
+  ): void {
+    pool.dialing++;
+    dial(
+      { scheme: pool.scheme, hostname: pool.hostname, port: pool.port },
+      this.#dialSettings,
+      req.trace,
+      this.#closing.signal,
+      t0,
+    ).then(
+      (result) => {
+        pool.dialing--;
+        if (timings !== null) {
+          timings.dnsDone = result.dnsDone;
+          timings.connectDone = result.connectDone;
+          timings.tlsDone = result.tlsDone;
+        }
+        if (this.#closed) {
+          result.socket.destroy();
+          this.#forget(pool);
+          return;
+        }
+        const conn: PooledConn = new Conn(result.socket, pool.key, pool.hostPort, this, this.#connSettings);
+        conn[kPool] = pool;
+        pool.conns.add(conn);
+        this.#handOver(pool, conn);
+      },
+      (err: Error) => {
+        pool.dialing--;
+        // The dial failed: the oldest waiter without a dial of its own learns why.
+        const w = pool.waiters.length > pool.dialing ? pool.waiters.splice(pool.dialing, 1)[0] : undefined;
+        w?.reject(withURL(err, w.req));
+        this.#dialIfAllowed(pool, null, null, performance.now());
+        this.#forget(pool);
+      },
+    );
+  }
+
+  /** A connection is free (new or released): the first waiter gets it, else it goes idle. */
+  #handOver(pool: HostPool, conn: Conn): void {
+    while (pool.waiters.length > 0) {
+      const w = pool.waiters.shift()!;
+      if (w.done) continue;
+      w.resolve(conn);
+      return;
+    }
+    this.#putIdle(pool, conn);
+  }
+
+  #putIdle(pool: HostPool, conn: Conn): void {
+    const o = this.options;
+    if (this.#closeIdleMode || o.disableKeepAlives) {
+      conn.destroy(null);
+      return;
+    }
+    if (o.maxIdleConnsPerHost > 0 && pool.idle.length >= o.maxIdleConnsPerHost) {
+      conn.destroy(null);
+      return;
+    }
+    if (o.maxIdleConns > 0 && this.#idleLRU.size >= o.maxIdleConns) {
+      const oldest = this.#idleLRU.keys().next().value as PooledConn | undefined;
+      if (oldest !== undefined) {
+        this.#idleLRU.delete(oldest);
+        const p = oldest[kPool]!;
+        const i = p.idle.indexOf(oldest);
+        if (i >= 0) p.idle.splice(i, 1);
+        oldest.destroy(null);
+      }
+    }
+    const now = performance.now();
+    conn.idleSince = now;
+    let ttl = o.idleConnTimeout > 0 ? o.idleConnTimeout : Number.POSITIVE_INFINITY;
+    if (conn.keepAliveHint > 0) {
+      // Leave before the server does: it may close at its timeout while our request is in flight.
+      ttl = Math.min(ttl, conn.keepAliveHint - Math.min(1000, conn.keepAliveHint / 2));
+    }
+    conn.expiresAt = now + ttl;
+    pool.idle.push(conn);
+    this.#idleLRU.set(conn, true);
+    this.#ensureSweep();
+  }
+
+  #markActive(conn: PooledConn): void {
+    if (conn[kActive]) return;
+    conn[kActive] = true;
+    conn[kPool]!.active++;
+  }
+
+  // ---- ConnOwner -----------------------------------------------------------------
+
+  inactive(conn: PooledConn): void {
+    if (!conn[kActive]) return;
+    conn[kActive] = false;
+    conn[kPool]!.active--;
+  }
+
+  release(conn: PooledConn): void {
+    const pool = conn[kPool]!;
+    if (this.#closed) {
+      conn.destroy(null);
+      return;
+    }
+    this.#handOver(pool, conn);
+  }
+
+  closed(conn: PooledConn): void {
+    const pool = conn[kPool];
+    if (pool === undefined) return;
+    this.inactive(conn);
+    pool.conns.delete(conn);
+    this.#idleLRU.delete(conn);
+    const i = pool.idle.indexOf(conn);
+    if (i >= 0) pool.idle.splice(i, 1);
+    // A slot opened: waiters held back by maxConnsPerHost may dial now.
+    if (!this.#closed && pool.waiters.length > pool.dialing)
+      this.#dialIfAllowed(pool, null, null, performance.now());
+    this.#forget(pool);
+  }
+
+  #forget(pool: HostPool): void {
+    if (pool.isEmpty() && this.#pools.get(pool.key) === pool) this.#pools.delete(pool.key);
+  }
+
+  // ---- sweeping: idle expiry and body stalls, on one shared timer -----------------
+
+  #ensureSweep(): void {
+    if (this.#sweepTimer !== null) return;
+    this.#sweepTimer = setInterval(() => this.#sweep(), this.#sweepEvery);
+    this.#sweepTimer.unref();
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    const bodyTimeout = this.options.bodyTimeout;
+    let busy = false;
+    for (const pool of this.#pools.values()) {
+      for (const conn of pool.conns) {
+        busy = true;
+        const ex = conn.exchange;
+        if (ex === null) {
+          if (now >= conn.expiresAt) conn.destroy(null);
+        } else if (
+          bodyTimeout > 0 &&
+          ex.phase === 1 &&
+          !conn.readingPausedByReader &&
+          now - conn.lastRead > bodyTimeout
+        ) {
+          conn.destroy(
+            new RoundtripError("ERR_TIMEOUT", `response body stalled for ${bodyTimeout} ms`, {
+              phase: "body",
+            }),
+          );
+        }
+      }
+    }
+    if (!busy && this.#sweepTimer !== null) {
+      clearInterval(this.#sweepTimer);
+      this.#sweepTimer = null;
+    }
+  }
+
+  // ---- inspection and shutdown ------------------------------------------------------
+
+  stats(): TransportStats {
+    const out: TransportStats = { total: 0, active: 0, idle: 0, dialing: 0, waiting: 0, perHost: {} };
+    for (const pool of this.#pools.values()) {
+      const waiting = pool.waiters.length;
+      const h = pool.hostPort;
+      const prev = out.perHost[h] ?? { active: 0, idle: 0, dialing: 0, waiting: 0 };
+      out.perHost[h] = {
+        active: prev.active + pool.active,
+        idle: prev.idle + pool.idle.length,
+        dialing: prev.dialing + pool.dialing,
+        waiting: prev.waiting + waiting,
+      };
+      out.active += pool.active;
+      out.idle += pool.idle.length;
+      out.dialing += pool.dialing;
+      out.waiting += waiting;
+      out.total += pool.conns.size;
+    }
+    return out;
+  }
+
+  /** Closes idle connections now, and those that late dials park until the next request. */
+  closeIdleConnections(): void {
+    this.#closeIdleMode = true;
+    for (const conn of [...this.#idleLRU.keys()]) conn.destroy(null);
+  }
+
+  /**
+   * Rejects new requests with ERR_TRANSPORT_CLOSED, fails waiting and in-flight ones with
+   * the same code (bodies being read error), closes every connection and stops dials.
+   * Resolves when every socket has closed.
+   */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#closing.abort(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport is closed"));
+      const err = () => new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport was closed");
+      for (const pool of this.#pools.values()) {
+        for (const w of pool.waiters.splice(0)) w.reject(err());
+        for (const conn of [...pool.conns]) conn.destroy(conn.exchange !== null ? err() : null);
+      }
+      if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
+      this.#sweepTimer = null;
+    }
+    const sockets: Array<Promise<void>> = [];
+    for (const pool of this.#pools.values()) {
+      for (const conn of pool.conns) {
+        if (!conn.socket.closed) sockets.push(new Promise((r) => conn.socket.once("close", () => r())));
+      }
+    }
+    await Promise.all(sockets);
+  }
+}
+
+function abortError(req: PreparedRequest): RoundtripError {
+  const reason = req.signal?.reason;
+  if (reason instanceof RoundtripError) return reason;
+  return new RoundtripError("ERR_ABORTED", "the request was aborted", { cause: reason, url: req.displayURL });
+}
+
+function withURL(err: Error, req: PreparedRequest): Error {
+  if (err instanceof RoundtripError && err.url === undefined) err.url = req.displayURL;
+  return err;
+}
+
+/** The caller's stack above `fn`, captured now and formatted only when asked for. */
+// biome-ignore lint/complexity/noBannedTypes: any function object marks where the stack is cut
+export function captureSite(fn: Function): () => string {
+  const holder: { stack?: string } = {};
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 8;
+  Error.captureStackTrace(holder, fn);
+  Error.stackTraceLimit = limit;
+  return () => (holder.stack ?? "").split("\n").slice(1).join("\n");
+}
