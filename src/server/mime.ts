@@ -66,6 +66,8 @@ const TYPES: ReadonlyMap<string, string> = new Map([
   [".ts", "video/mp2t"],
   [".webm", "video/webm"],
   // documents and archives
+  [".bin", "application/octet-stream"],
+  [".iso", "application/x-iso9660-image"],
   [".7z", "application/x-7z-compressed"],
   [".bz2", "application/x-bzip2"],
   [".epub", "application/epub+zip"],

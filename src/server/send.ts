@@ -137,7 +137,7 @@ async function sendToSocket(
   // then wait until the socket has handed it to the kernel, since sendfile(2) writes to
   // the descriptor underneath whatever is still queued in the stream.
   res.flushHeaders();
-  await writeToSocket(socket, EMPTY, signal);
+  if (socket.writableLength > 0 || socket.writableCorked > 0) await writeToSocket(socket, EMPTY, signal);
   const onProgress = socketTimeoutRefresher(socket);
   let bytes = 0;
   for (const seg of segments) {
