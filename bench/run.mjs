@@ -53,6 +53,8 @@ Setup
   --no-pin            do not pin server and client to separate cores
   --no-build          skip \`npm run build\` (use dist/ as it is)
   --out DIR           where to write <date>.json and latest.md (default bench/results)
+  --cpu-prof          write a V8 CPU profile of every client process to
+                      bench/results/tmp/profiles/<scenario>/ (open in Chrome DevTools)
 `;
 
 const { values: args } = parseArgs({
@@ -72,6 +74,7 @@ const { values: args } = parseArgs({
     "no-pin": { type: "boolean" },
     "no-build": { type: "boolean" },
     out: { type: "string" },
+    "cpu-prof": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -202,7 +205,14 @@ async function runOne(scenario, client, size) {
       pauseMs: 1,
     };
     const env = client.endsWith("(no zero-copy)") ? { ROUNDTRIP_NO_ZEROCOPY: "1" } : {};
-    result = await runNodeJob(job, { cpu: clientCpu, timeoutMs, env });
+    const nodeArgs = args["cpu-prof"]
+      ? [
+          "--cpu-prof",
+          `--cpu-prof-dir=${join(tmpDir, "profiles", scenario.id)}`,
+          `--cpu-prof-name=${client.replace(/[^\w.-]+/g, "_")}-${Date.now()}.cpuprofile`,
+        ]
+      : [];
+    result = await runNodeJob(job, { cpu: clientCpu, timeoutMs, env, nodeArgs });
   }
   const cpu = probe(client === "curl" ? result.cpuS : result.processCpuS);
   const after = await server.connections();

@@ -3,9 +3,15 @@
 // calls below throw a clear error and the runner marks the row unavailable.
 
 import { openAsBlob } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { checkLength, checkStatus, fromPromise } from "./common.mjs";
 
-const DIST = new URL("../../dist/index.js", import.meta.url);
+// BENCH_ROUNDTRIP_DIST points at another build (e.g. a copy of dist/ before a change) to
+// compare two versions of roundtrip in the same run conditions.
+const DIST = process.env.BENCH_ROUNDTRIP_DIST
+  ? pathToFileURL(resolve(process.env.BENCH_ROUNDTRIP_DIST))
+  : new URL("../../dist/index.js", import.meta.url);
 
 async function load(...names) {
   const rt = await import(DIST.href);
@@ -16,10 +22,14 @@ async function load(...names) {
 }
 
 /** A Transport sized for the run, so idle-pool trimming does not add dials at c=50. */
+async function makeTransport(ctx, rt) {
+  const per = Math.max(32, ctx.concurrency ?? 1);
+  return new rt.Transport({ maxIdleConnsPerHost: per, maxIdleConns: 0 });
+}
+
 async function transportAndClient(ctx) {
   const rt = await load("Client", "Transport");
-  const per = Math.max(32, ctx.concurrency ?? 1);
-  const transport = new rt.Transport({ maxIdleConnsPerHost: per, maxIdleConns: 0 });
+  const transport = await makeTransport(ctx, rt);
   return { rt, transport, client: new rt.Client({ transport }) };
 }
 
@@ -96,7 +106,7 @@ export const variants = {
 
   "roundtrip.roundTrip": {
     async rps(ctx) {
-      const { transport } = await transportAndClient(ctx);
+      const transport = await makeTransport(ctx, await load("Transport"));
       const req = { url: ctx.url, method: ctx.method, body: ctx.body ?? undefined, headers: ctx.headers };
       return fromPromise(
         async () => {

@@ -54,8 +54,8 @@ function run(argv, { env, timeoutMs }) {
 }
 
 /** A Node client job; see child.mjs for the fields of `job`. */
-export async function runNodeJob(job, { cpu, timeoutMs, env = {} }) {
-  const argv = pin(cpu, [process.execPath, CHILD]);
+export async function runNodeJob(job, { cpu, timeoutMs, env = {}, nodeArgs = [] }) {
+  const argv = pin(cpu, [process.execPath, ...nodeArgs, CHILD]);
   const r = await run(argv, { env: { ...process.env, ...env, BENCH_JOB: JSON.stringify(job) }, timeoutMs });
   if (r.timedOut) return { error: `timed out after ${Math.round(timeoutMs / 1000)} s (killed)` };
   const line = r.stdout.split("\n").find((l) => l.startsWith("BENCH_RESULT "));

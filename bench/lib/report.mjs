@@ -34,7 +34,8 @@ export function aggregate(scenario, rows) {
     } else {
       // For big transfers the interesting ratio is CPU spent, lower is better.
       const u = med("undici.request", "cpuS");
-      row.ratios = { undiciRequestCpu: u ? row.summary.cpuS.median / u : null };
+      const mine = row.summary.cpuS?.median;
+      row.ratios = { undiciRequestCpu: u && typeof mine === "number" ? mine / u : null };
     }
   }
   return rows;
@@ -83,12 +84,29 @@ export function scenarioMarkdown(scenario, rows) {
       }
       const s = r.summary;
       const f2 = (n) => fix(n, 2);
+      const m = (x, f) => (x ? `${f(x.median)}${spread(x, f)}` : "–");
       out.push(
-        `| ${r.client} | ${f2(s.wallS.median)}${spread(s.wallS, f2)} | ${f2(s.cpuS.median)}${spread(s.cpuS, f2)} | ` +
-          `${mib(s.maxRssKiB.median)}${spread(s.maxRssKiB, mib)} | ${ratio(r.ratios.undiciRequestCpu)} | ` +
-          `${int(s.connections?.median)} |`,
+        `| ${r.client} | ${m(s.wallS, f2)} | ${m(s.cpuS, f2)} | ${m(s.maxRssKiB, mib)} | ` +
+          `${ratio(r.ratios.undiciRequestCpu)} | ${int(s.connections?.median)} |`,
       );
     }
+  }
+  // Say when the figures may be disturbed: a busy server, or other work on the machine.
+  const all = rows.flatMap((r) => r.runs.filter((x) => !x.error));
+  const serverMax = Math.max(0, ...all.map((x) => x.serverUtil ?? 0));
+  const bg = all.map((x) => x.backgroundCores).filter((x) => typeof x === "number");
+  const bgMed = bg.length ? bg.sort((a, b) => a - b)[bg.length >> 1] : null;
+  if (scenario.kind === "rps" && serverMax > 0.9) {
+    out.push(
+      "",
+      `- The server reached ${Math.round(serverMax * 100)}% of its core in some run: it may have been the bottleneck.`,
+    );
+  }
+  if (bgMed !== null && bgMed > 0.25) {
+    out.push(
+      "",
+      `- Other work used ${bgMed.toFixed(2)} cores (median) of the machine during these runs: figures are disturbed.`,
+    );
   }
   const notes = rows.filter((r) => r.note || r.extra?.zeroCopy);
   for (const r of notes) {
