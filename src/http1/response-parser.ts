@@ -438,9 +438,11 @@ function findSectionEnd(
       if (len >= stop) return TOO_LARGE;
       return -(lineStart + 1);
     }
-    if (lf === 0 || lf - 1 < start || data[lf - 1] !== CR) throw bad("bare LF in header section");
+    // Defects are reported in byte order, as an incremental reader meets them: a CR
+    // followed by anything but LF comes first, then an LF without its CR.
     const cr = data.indexOf(CR, lineStart);
-    if (cr !== lf - 1) throw bad("bare CR in header section");
+    if (cr >= 0 && cr < lf - 1) throw bad("bare CR in header section");
+    if (lf === start || data[lf - 1] !== CR) throw bad("bare LF in header section");
     if (lf - 1 === lineStart) {
       if (lineStart === start && !emptyAllowed) throw bad("empty line where the status line belongs");
       return lf + 1;
