@@ -13,6 +13,7 @@ export type ErrorCode =
   | "ERR_TOO_MANY_1XX"
   | "ERR_INVALID_REQUEST"
   | "ERR_TOO_MANY_REDIRECTS"
+  | "ERR_REDIRECT"
   | "ERR_PROXY"
   | "ERR_TLS"
   | "ERR_BODY_USED"

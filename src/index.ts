@@ -8,6 +8,18 @@ export { Body } from "./body/incoming.js";
 export type { FormInit, FormValue } from "./body/multipart.js";
 export type { BodyInit } from "./body/outgoing.js";
 export { type ZeroCopyStatus, zeroCopy } from "./body/zerocopy.js";
+export {
+  type CheckRedirect,
+  Client,
+  type ClientOptions,
+  type ClientRequest,
+  type ClientRequestOptions,
+  type CookieJar,
+  getDefaultClient,
+  getDefaultTransport,
+  type RedirectRequest,
+} from "./client/client.js";
+export { type FetchInit, fetch } from "./client/fetch.js";
 export { type ErrorCode, isRoundtripError, RoundtripError, type TimeoutPhase } from "./errors.js";
 export { Headers, type HeadersInit } from "./http1/headers.js";
 export type { DialFunc, DialOptions } from "./transport/dial.js";

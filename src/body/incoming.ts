@@ -48,6 +48,8 @@ export class BodyBuffer {
   trailers: Headers | null = null;
   total: number | null;
   onProgress: ProgressListener | null = null;
+  /** Called once when the body ends, fails or is discarded (the Client clears its deadline). */
+  onSettled: (() => void) | null = null;
   #lastProgress = 0;
   #wake: (() => void) | null = null;
 
@@ -74,6 +76,7 @@ export class BodyBuffer {
     this.done = true;
     if (this.onProgress !== null) this.#progress(true);
     this.#signal();
+    this.settle();
   }
 
   fail(err: Error): void {
@@ -81,6 +84,14 @@ export class BodyBuffer {
     this.done = true;
     this.error = err;
     this.#signal();
+    this.settle();
+  }
+
+  /** @internal */
+  settle(): void {
+    const fn = this.onSettled;
+    this.onSettled = null;
+    fn?.();
   }
 
   /** The next chunk, or null when none is queued. */
@@ -273,6 +284,7 @@ async function discard(buf: BodyBuffer, body: Body): Promise<void> {
   registry.unregister(body);
   if (buf.done || buf.discarded) return;
   buf.discarded = true;
+  buf.settle();
   buf.chunks.length = 0;
   buf.head = 0;
   buf.queued = 0;

@@ -98,6 +98,13 @@ export class Response implements AsyncDisposable {
     return this.#buffer.trailers ?? EMPTY_TRAILERS;
   }
 
+  /** @internal runs `fn` once the body has ended, failed or been discarded. */
+  _onBodySettled(fn: () => void): void {
+    const b = this.#buffer;
+    if (b.done || b.discarded) fn();
+    else b.onSettled = fn;
+  }
+
   text(): Promise<string> {
     return this.body.text();
   }

@@ -312,7 +312,10 @@ export class Transport implements RoundTripper, ConnOwner {
     while (pool.idle.length > 0) {
       const conn = pool.idle.pop()!;
       this.#idleLRU.delete(conn);
-      if (conn.isUsable(now)) return conn;
+      if (conn.isUsable(now)) {
+        refSocket(conn, true);
+        return conn;
+      }
       conn.destroy(null);
     }
     return null;
@@ -417,6 +420,7 @@ export class Transport implements RoundTripper, ConnOwner {
     while (pool.waiters.length > 0) {
       const w = pool.waiters.shift()!;
       if (w.done) continue;
+      refSocket(conn, true);
       w.resolve(conn);
       return;
     }
@@ -453,6 +457,8 @@ export class Transport implements RoundTripper, ConnOwner {
     conn.expiresAt = now + ttl;
     pool.idle.push(conn);
     this.#idleLRU.set(conn, true);
+    // An idle connection must not keep the process alive (as undici and node:http's Agent).
+    refSocket(conn, false);
     this.#ensureSweep();
   }
 
@@ -589,6 +595,12 @@ export class Transport implements RoundTripper, ConnOwner {
     }
     await Promise.all(sockets);
   }
+}
+
+function refSocket(conn: Conn, on: boolean): void {
+  const s = conn.socket as { ref?: () => void; unref?: () => void };
+  if (on) s.ref?.();
+  else s.unref?.();
 }
 
 function abortError(req: PreparedRequest): RoundtripError {

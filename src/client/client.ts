@@ -1,0 +1,377 @@
+/**
+ * Client: redirects, cookies, one deadline for the whole exchange, basic auth from URL
+ * userinfo — on top of any RoundTripper (a Transport by default). It never touches a
+ * socket; each hop is one transport.roundTrip.
+ */
+import type { BodyInit } from "../body/outgoing.js";
+import { RoundtripError, redactURL } from "../errors.js";
+import { Headers, type HeadersInit } from "../http1/headers.js";
+import type { RequestOptions, TransportRequest } from "../transport/prepared.js";
+import type { Response } from "../transport/response.js";
+import { type RoundTripper, Transport } from "../transport/transport.js";
+import {
+  BODY_HEADERS,
+  isRelativeLocation,
+  isReplayableInit,
+  keepsCredentials,
+  REDIRECT_STATUSES,
+  redirectPlan,
+  resolveLocation,
+  SENSITIVE_HEADERS,
+} from "./redirect.js";
+
+/** Any cookie store with these two methods; tough-cookie's CookieJar fits as is. */
+export interface CookieJar {
+  getCookieString(url: string): string | Promise<string>;
+  setCookie(cookie: string, url: string): unknown;
+}
+
+/** What checkRedirect sees of a request: the next one, or one already sent (`via`). */
+export interface RedirectRequest {
+  url: URL;
+  method: string;
+  headers: Headers;
+  /** The response that caused this hop (absent on the first request). */
+  response?: Response;
+}
+
+export type CheckRedirect = (req: RedirectRequest, via: RedirectRequest[]) => void | false;
+
+export interface ClientOptions {
+  /** Default: the shared default Transport. */
+  transport?: RoundTripper;
+  /** ms for the whole exchange: every redirect and reading the body. 0 = none. Default 0. */
+  timeout?: number;
+  jar?: CookieJar;
+  /** Return false to stop and get the 3xx response as is; throw to fail with ERR_REDIRECT. */
+  checkRedirect?: CheckRedirect;
+  /** Redirects followed at most; one more is ERR_TOO_MANY_REDIRECTS. Default 10. */
+  maxRedirects?: number;
+  /** Resolves relative request URLs. */
+  baseURL?: string | URL;
+  /** Sent with every request unless the request sets the same header. */
+  headers?: HeadersInit;
+}
+
+export interface ClientRequestOptions extends RequestOptions {
+  /** Added to the URL's query. */
+  searchParams?: URLSearchParams | Record<string, string | number | boolean> | string;
+  /** Overrides the client's timeout for this call (ms, 0 = none). */
+  timeout?: number;
+}
+
+export interface ClientRequest extends ClientRequestOptions {
+  url: string | URL;
+}
+
+let defaultTransport: Transport | null = null;
+/** The Transport shared by the default Client and by clients given none. */
+export function getDefaultTransport(): Transport {
+  defaultTransport ??= new Transport();
+  return defaultTransport;
+}
+
+const kPrefixed = Symbol("roundtrip.prefixed");
+
+export class Client {
+  readonly transport: RoundTripper;
+  readonly timeout: number;
+  readonly jar: CookieJar | undefined;
+  readonly checkRedirect: CheckRedirect | undefined;
+  readonly maxRedirects: number;
+  readonly baseURL: URL | undefined;
+  readonly headers: Headers | null;
+
+  constructor(options: ClientOptions = {}) {
+    this.transport = options.transport ?? getDefaultTransport();
+    this.timeout = options.timeout ?? 0;
+    this.jar = options.jar;
+    this.checkRedirect = options.checkRedirect;
+    this.maxRedirects = options.maxRedirects ?? 10;
+    this.baseURL = options.baseURL === undefined ? undefined : new URL(String(options.baseURL));
+    this.headers = options.headers === undefined ? null : new Headers(options.headers);
+    if (!Number.isFinite(this.timeout) || this.timeout < 0) {
+      throw new RoundtripError("ERR_INVALID_REQUEST", "Client timeout must be a number ≥ 0");
+    }
+  }
+
+  request(url: string | URL, opts: ClientRequestOptions = {}): Promise<Response> {
+    return this.do({ ...opts, url });
+  }
+  get(url: string | URL, opts: ClientRequestOptions = {}): Promise<Response> {
+    return this.do({ ...opts, url, method: "GET" });
+  }
+  head(url: string | URL, opts: ClientRequestOptions = {}): Promise<Response> {
+    return this.do({ ...opts, url, method: "HEAD" });
+  }
+  post(url: string | URL, opts: ClientRequestOptions = {}): Promise<Response> {
+    return this.do({ ...opts, url, method: "POST" });
+  }
+  put(url: string | URL, opts: ClientRequestOptions = {}): Promise<Response> {
+    return this.do({ ...opts, url, method: "PUT" });
+  }
+  patch(url: string | URL, opts: ClientRequestOptions = {}): Promise<Response> {
+    return this.do({ ...opts, url, method: "PATCH" });
+  }
+  delete(url: string | URL, opts: ClientRequestOptions = {}): Promise<Response> {
+    return this.do({ ...opts, url, method: "DELETE" });
+  }
+
+  /** Sends `req`, following redirects, and resolves with the final response. */
+  async do(req: ClientRequest): Promise<Response> {
+    const url = this.#resolveURL(req);
+    const method = (req.method ?? "GET").toString();
+    const timeout = req.timeout ?? this.timeout;
+    // The caller's fast path: no deadline, no jar, so no extra signal or bookkeeping.
+    let deadline: Deadline | null = null;
+    let signal = req.signal;
+    if (timeout > 0) {
+      deadline = new Deadline(timeout, req.signal, redactURL(url));
+      signal = deadline.signal;
+    }
+    try {
+      const res = await this.#follow(req, url, method, signal);
+      if (deadline !== null) {
+        const d = deadline;
+        res._onBodySettled(() => d.clear());
+        deadline = null;
+      }
+      return res;
+    } catch (err) {
+      throw prefix(err, method, url);
+    } finally {
+      deadline?.clear();
+    }
+  }
+
+  #resolveURL(req: ClientRequest): URL {
+    let url: URL;
+    try {
+      url = this.baseURL !== undefined ? new URL(String(req.url), this.baseURL) : new URL(String(req.url));
+    } catch (cause) {
+      throw new RoundtripError(
+        "ERR_INVALID_REQUEST",
+        `invalid URL ${JSON.stringify(redactURL(String(req.url)))}`,
+        { cause },
+      );
+    }
+    const sp = req.searchParams;
+    if (sp !== undefined) {
+      const extra =
+        typeof sp === "string" || sp instanceof URLSearchParams ? new URLSearchParams(sp) : toParams(sp);
+      for (const [k, v] of extra) url.searchParams.append(k, v);
+    }
+    return url;
+  }
+
+  async #follow(
+    req: ClientRequest,
+    firstURL: URL,
+    firstMethod: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    let url = firstURL;
+    let method = firstMethod;
+    let headers = mergeHeaders(this.headers, req.headers);
+    let body: BodyInit | null | undefined = req.body;
+    let json = req.json;
+    let form = req.form;
+    let host = req.host;
+    let hop = 0;
+    const via: RedirectRequest[] = [];
+    const initial = firstURL;
+
+    while (true) {
+      const sendHeaders = new Headers(headers);
+      const target = stripUserinfo(url, sendHeaders);
+      if (this.jar !== undefined) {
+        const cookies = await this.jar.getCookieString(target.href);
+        if (cookies) {
+          const prev = sendHeaders.get("cookie");
+          sendHeaders.set("Cookie", prev ? `${prev}; ${cookies}` : cookies);
+        }
+      }
+      const opts: TransportRequest = {
+        ...req,
+        url: target,
+        method,
+        headers: sendHeaders,
+        body: hop > 0 && body != null && !isReplayableInit(body) && req.getBody ? req.getBody() : body,
+        json,
+        form,
+      };
+      if (host === undefined) delete opts.host;
+      else opts.host = host;
+      if (signal === undefined) delete opts.signal;
+      else opts.signal = signal;
+      const res = await this.transport.roundTrip(opts);
+      res.url = url.href;
+      res.redirected = hop > 0;
+      if (this.jar !== undefined) {
+        for (const c of res.headers.getSetCookie()) await this.jar.setCookie(c, target.href);
+      }
+
+      const location = res.headers.get("location");
+      if (!REDIRECT_STATUSES.has(res.status) || location === null) return res;
+      const plan = redirectPlan(res.status, method);
+      const hasBody = body != null || json !== undefined || form !== undefined;
+      if (plan.keepBody && hasBody && body != null && !isReplayableInit(body) && req.getBody === undefined) {
+        // 307/308 with a one-shot stream and no getBody: we cannot resend it. Return the 3xx.
+        return res;
+      }
+      let next: URL;
+      try {
+        next = resolveLocation(location, url);
+      } catch (cause) {
+        await res.close();
+        throw new RoundtripError(
+          "ERR_BAD_RESPONSE",
+          `redirect to an invalid Location ${JSON.stringify(location.slice(0, 200))}`,
+          {
+            cause,
+          },
+        );
+      }
+      if (next.protocol !== "http:" && next.protocol !== "https:") {
+        return res;
+      }
+
+      const nextHeaders = new Headers(headers);
+      if (!plan.keepBody) for (const h of BODY_HEADERS) nextHeaders.delete(h);
+      if (!keepsCredentials(initial, next)) for (const h of SENSITIVE_HEADERS) nextHeaders.delete(h);
+      const nextHost = host !== undefined && isRelativeLocation(location) ? host : undefined;
+      if (nextHost === undefined) nextHeaders.delete("host");
+
+      via.push({ url, method, headers: new Headers(headers), ...(hop > 0 ? { response: res } : {}) });
+      if (via.length > this.maxRedirects) {
+        await res.close();
+        throw new RoundtripError("ERR_TOO_MANY_REDIRECTS", `stopped after ${this.maxRedirects} redirects`, {
+          url: redactURL(next),
+        });
+      }
+      const nextReq: RedirectRequest = {
+        url: next,
+        method: plan.method,
+        headers: nextHeaders,
+        response: res,
+      };
+      if (this.checkRedirect !== undefined) {
+        let verdict: void | false;
+        try {
+          verdict = this.checkRedirect(nextReq, via.slice());
+        } catch (cause) {
+          await res.close();
+          throw new RoundtripError(
+            "ERR_REDIRECT",
+            `checkRedirect refused the redirect to ${redactURL(next)}`,
+            {
+              cause,
+              url: redactURL(next),
+            },
+          );
+        }
+        if (verdict === false) return res;
+      }
+      // Drain (bounded) so the next hop can reuse the connection.
+      await res.close();
+
+      url = next;
+      method = plan.method;
+      headers = nextHeaders;
+      host = nextHost;
+      if (!plan.keepBody) {
+        body = undefined;
+        json = undefined;
+        form = undefined;
+      }
+      hop++;
+    }
+  }
+}
+
+/** One deadline for a whole exchange, told apart from the caller's own abort. */
+class Deadline {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  readonly #caller: AbortSignal | undefined;
+  readonly #onCallerAbort: (() => void) | null = null;
+
+  constructor(ms: number, caller: AbortSignal | undefined, url: string) {
+    this.#caller = caller;
+    this.#timer = setTimeout(() => {
+      this.#controller.abort(
+        new RoundtripError("ERR_TIMEOUT", `client timeout of ${ms} ms exceeded`, { phase: "client", url }),
+      );
+    }, ms);
+    if (caller !== undefined) {
+      const onAbort = () => {
+        const reason = caller.reason;
+        this.#controller.abort(
+          reason instanceof RoundtripError
+            ? reason
+            : new RoundtripError("ERR_ABORTED", "the request was aborted", { cause: reason, url }),
+        );
+      };
+      if (caller.aborted) onAbort();
+      else caller.addEventListener("abort", onAbort, { once: true });
+      this.#onCallerAbort = onAbort;
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+    if (this.#onCallerAbort !== null) this.#caller?.removeEventListener("abort", this.#onCallerAbort);
+  }
+}
+
+function mergeHeaders(defaults: Headers | null, given: HeadersInit | undefined): Headers {
+  const h = new Headers(given ?? null);
+  if (defaults !== null) {
+    for (const [name, value] of defaults.raw()) if (!h.has(name)) h.append(name, value);
+  }
+  return h;
+}
+
+/**
+ * Basic auth from the URL's userinfo (percent-decoded) unless the caller set
+ * Authorization; the userinfo never goes on the wire or to another hop.
+ */
+function stripUserinfo(url: URL, headers: Headers): URL {
+  if (url.username === "" && url.password === "") return url;
+  if (!headers.has("authorization")) {
+    const user = decodeURIComponent(url.username);
+    const pass = decodeURIComponent(url.password);
+    headers.set("Authorization", "Basic " + Buffer.from(`${user}:${pass}`, "utf8").toString("base64"));
+  }
+  const clean = new URL(url.href);
+  clean.username = "";
+  clean.password = "";
+  return clean;
+}
+
+function toParams(obj: Record<string, string | number | boolean>): URLSearchParams {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) p.append(k, String(v));
+  return p;
+}
+
+/** Prefixes an error message with the method and the (redacted) URL, once, as Go's url.Error. */
+function prefix(err: unknown, method: string, url: URL): unknown {
+  if (!(err instanceof RoundtripError) || (err as unknown as Record<symbol, boolean>)[kPrefixed]) return err;
+  const shown = redactURL(url);
+  err.message = `${method} ${shown}: ${err.message}`;
+  err.url ??= shown;
+  (err as unknown as Record<symbol, boolean>)[kPrefixed] = true;
+  return err;
+}
+
+let defaultClient: Client | null = null;
+/** The Client used by `fetch` and the module-level helpers; over the default Transport. */
+export function getDefaultClient(): Client {
+  defaultClient ??= new Client();
+  return defaultClient;
+}
