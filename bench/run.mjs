@@ -12,7 +12,6 @@ import {
   ftruncateSync,
   mkdirSync,
   openSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -146,7 +145,6 @@ async function shutdown(code) {
   try {
     await server?.stop();
   } catch {}
-  if (server?.bodyTmp) rmSync(server.bodyTmp, { recursive: true, force: true });
   process.exit(code);
 }
 process.on("SIGINT", () => {
@@ -166,12 +164,15 @@ function timeoutFor(scenario) {
 }
 
 async function runOne(scenario, client, size) {
-  const url = server.origin + (scenario.kind === "download" ? `/download/${size}` : scenario.path);
+  const isUpload = scenario.kind === "upload" || scenario.kind === "multipart";
+  const url =
+    (isUpload ? server.uploadOrigin : server.origin) +
+    (scenario.kind === "download" ? `/download/${size}` : scenario.path);
   const timeoutMs = timeoutFor(scenario);
   const filePath =
     scenario.kind === "upload" || scenario.kind === "multipart" ? join(tmpDir, "files", `${size}.bin`) : null;
   const before = await server.connections();
-  const probe = cpuProbe(server.pid);
+  const probe = cpuProbe(server.pids);
   let result;
   if (client === "curl") {
     if (!which("curl")) return { error: "curl not installed (apt-get install -y curl)" };
@@ -256,18 +257,13 @@ async function main() {
   log(
     `server: ${server.kind} ${server.version} at ${server.origin}${canPin ? " (server on cpu 1, clients on cpu 0)" : ""}`,
   );
-  if (!server.uploadSink && scenarios.some((s) => s.kind === "upload" || s.kind === "multipart")) {
-    log(
-      "note: this nginx has no echo module; upload scenarios will fail (apt-get install -y libnginx-mod-http-echo)",
-    );
-  }
 
   const meta = {
     date: new Date().toISOString(),
     quick,
     machine: machineInfo(),
     versions: versions(root),
-    server: { kind: server.kind, version: server.version },
+    server: { kind: server.kind, version: server.description },
     pinning: canPin ? "server pinned to cpu 1, each client process to cpu 0 (taskset)" : "no CPU pinning",
     build: buildInfo,
     ...opts,

@@ -30,16 +30,26 @@ function processCpuS(pid) {
   }
 }
 
+function sumCpuS(pids) {
+  let sum = 0;
+  for (const pid of pids) {
+    const s = processCpuS(pid);
+    if (s === null) return null;
+    sum += s;
+  }
+  return sum;
+}
+
 /** Call before a run; the returned function, called after it, gives the figures. */
-export function cpuProbe(serverPid) {
+export function cpuProbe(serverPids) {
   const t0 = performance.now();
   const busy0 = machineBusyS();
-  const server0 = processCpuS(serverPid);
+  const server0 = sumCpuS(serverPids);
   const self0 = process.cpuUsage();
   return (clientTotalCpuS) => {
     const wallS = (performance.now() - t0) / 1000;
     const busy1 = machineBusyS();
-    const server1 = processCpuS(serverPid);
+    const server1 = sumCpuS(serverPids);
     const self = process.cpuUsage(self0);
     const serverCpuS = server0 !== null && server1 !== null ? server1 - server0 : null;
     let backgroundCores = null;
