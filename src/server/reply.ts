@@ -45,3 +45,14 @@ export function statusForError(err: Error): number {
       return 500;
   }
 }
+
+/**
+ * Whatever went wrong, as a reply: an error page while the head is not out yet, else a
+ * cut connection (the head promised a length the body will not reach).
+ */
+export function failure(res: Reply, err: unknown): ServeResult {
+  const error = err instanceof Error ? err : new Error(String(err));
+  if (!res.headersSent) return replyError(res, statusForError(error), error);
+  res.destroy();
+  return { status: res.statusCode, bytes: 0, transfer: "none", error };
+}

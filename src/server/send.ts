@@ -34,6 +34,10 @@ export interface Reply extends NodeJS.EventEmitter {
   readonly headersSent: boolean;
   statusCode: number;
   readonly socket: unknown;
+  /** ServerResponse: set once its connection has closed. */
+  readonly closed?: boolean;
+  /** Http2ServerResponse: its stream, destroyed once closed or reset. */
+  readonly stream?: { readonly destroyed: boolean };
   getHeader(name: string): number | string | string[] | undefined;
   setHeader(name: string, value: number | string | readonly string[]): unknown;
   hasHeader(name: string): boolean;
@@ -67,12 +71,15 @@ export interface SendResult {
   transfer: Transfer;
   /** Body bytes handed to the connection. */
   bytes: number;
+  /** Why the body stopped short; the response has then been destroyed. */
+  error?: Error;
 }
 
 /**
  * Sends the head with `status` and the headers already set on `res`, then the body.
- * Rejects when the transfer fails or the client goes away; the caller then destroys the
- * response (its head is out, so no error page can follow).
+ * Never rejects: when the transfer fails or the client goes away, the response is
+ * destroyed (its head is out, so no error page can follow; only a cut connection tells
+ * the client the body is incomplete) and the result carries the error.
  */
 export async function sendBody(
   req: Request,
@@ -83,29 +90,38 @@ export async function sendBody(
   allowZeroCopy: boolean,
 ): Promise<SendResult> {
   const socket = allowZeroCopy ? plainSocket(req, res, source) : undefined;
+  const progress: SendResult = { transfer: socket ? "socket" : "stream", bytes: 0 };
   res.writeHead(status);
 
   const abort = new AbortController();
   const onClose = () => abort.abort(new Error("connection closed before the body was sent"));
   res.once("close", onClose);
   socket?.once("close", onClose);
+  // The client may have left while the file was being opened: 'close' is then past.
+  if (connectionGone(res)) onClose();
   try {
-    const result = socket
-      ? await sendToSocket(res, socket, source.fd!, segments, abort.signal)
-      : await sendThroughResponse(res, source, segments, abort.signal);
+    if (socket) await sendToSocket(res, socket, source.fd!, segments, abort.signal, progress);
+    else await sendThroughResponse(res, source, segments, abort.signal, progress);
     await endResponse(res, abort.signal);
-    return result;
+  } catch (err) {
+    progress.error = err instanceof Error ? err : new Error(String(err));
+    res.destroy();
   } finally {
     res.off("close", onClose);
     socket?.off("close", onClose);
   }
+  return progress;
 }
 
-/** Sends the head (and nothing else) and waits until the response is complete. */
+/** Sends the head (and nothing else) and waits until the response is complete. Never rejects. */
 export async function sendHeadOnly(res: Reply, status: number): Promise<SendResult> {
   res.writeHead(status);
-  await endResponse(res, undefined);
-  return { transfer: "none", bytes: 0 };
+  try {
+    await endResponse(res, undefined);
+    return { transfer: "none", bytes: 0 };
+  } catch (err) {
+    return { transfer: "none", bytes: 0, error: err instanceof Error ? err : new Error(String(err)) };
+  }
 }
 
 /**
@@ -132,24 +148,27 @@ async function sendToSocket(
   fd: number,
   segments: Segment[],
   signal: AbortSignal,
-): Promise<SendResult> {
+  progress: SendResult,
+): Promise<void> {
   // node:http writes the head to the socket here (not lazily with the first body chunk);
   // then wait until the socket has handed it to the kernel, since sendfile(2) writes to
   // the descriptor underneath whatever is still queued in the stream.
   res.flushHeaders();
   if (socket.writableLength > 0 || socket.writableCorked > 0) await writeToSocket(socket, EMPTY, signal);
-  const onProgress = socketTimeoutRefresher(socket);
-  let bytes = 0;
+  const refresh = socketTimeoutRefresher(socket);
+  const onProgress = (n: number) => {
+    progress.bytes += n;
+    refresh?.();
+  };
   for (const seg of segments) {
     signal.throwIfAborted();
     if (seg instanceof Uint8Array) {
       await writeToSocket(socket, seg, signal);
-      bytes += seg.length;
+      progress.bytes += seg.length;
     } else {
-      bytes += await sendFileToSocket(socket, fd, seg.start, seg.length, { signal, onProgress });
+      await sendFileToSocket(socket, fd, seg.start, seg.length, { signal, onProgress });
     }
   }
-  return { transfer: "socket", bytes };
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -172,7 +191,7 @@ function writeToSocket(socket: Socket, data: Uint8Array, signal: AbortSignal): P
  * `server.timeout` or `res.setTimeout`) never sees activity and would fire mid-transfer on
  * a slow client. Progress re-arms it, at most once a second to keep the cost negligible.
  */
-function socketTimeoutRefresher(socket: Socket): ((sent: number) => void) | undefined {
+function socketTimeoutRefresher(socket: Socket): (() => void) | undefined {
   if (!socket.timeout) return undefined;
   let last = Date.now();
   return () => {
@@ -188,22 +207,27 @@ async function sendThroughResponse(
   source: Source,
   segments: Segment[],
   signal: AbortSignal,
-): Promise<SendResult> {
-  let bytes = 0;
+  progress: SendResult,
+): Promise<void> {
   for (const seg of segments) {
     signal.throwIfAborted();
     if (seg instanceof Uint8Array) {
+      progress.bytes += seg.length;
       if (!res.write(seg)) await drained(res, signal);
-      bytes += seg.length;
     } else {
-      bytes += await pumpRange(res, source, seg, signal);
+      await pumpRange(res, source, seg, signal, progress);
     }
   }
-  return { transfer: "stream", bytes };
 }
 
 /** The read/write loop: pooled buffers, each returned once its write has completed. */
-async function pumpRange(res: Reply, source: Source, range: ByteRange, signal: AbortSignal): Promise<number> {
+async function pumpRange(
+  res: Reply,
+  source: Source,
+  range: ByteRange,
+  signal: AbortSignal,
+  progress: SendResult,
+): Promise<void> {
   let sent = 0;
   while (sent < range.length) {
     signal.throwIfAborted();
@@ -224,9 +248,9 @@ async function pumpRange(res: Reply, source: Source, range: ByteRange, signal: A
       if (!err) giveBuffer(buf);
     });
     sent += n;
+    progress.bytes += n;
     if (!ok) await drained(res, signal);
   }
-  return sent;
 }
 
 function drained(res: Reply, signal: AbortSignal): Promise<void> {
@@ -252,6 +276,10 @@ function drained(res: Reply, signal: AbortSignal): Promise<void> {
 function endResponse(res: Reply, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
+    if (connectionGone(res)) {
+      res.end(); // releases node:http's state; nothing is written to a closed connection
+      return reject(new Error("connection closed before the response finished"));
+    }
     const done = (err?: Error) => {
       res.off("finish", onFinish);
       res.off("close", onClose);
@@ -264,4 +292,11 @@ function endResponse(res: Reply, signal: AbortSignal | undefined): Promise<void>
     res.on("close", onClose);
     res.end();
   });
+}
+
+/** Whether the response's connection (or HTTP/2 stream) has already closed. */
+function connectionGone(res: Reply): boolean {
+  if (res.closed === true || res.stream?.destroyed === true) return true;
+  const socket = res.socket as { destroyed?: boolean } | null;
+  return socket?.destroyed === true;
 }

@@ -9,14 +9,13 @@ import { formatHttpDate } from "./http-date.js";
 import { contentTypeByExtension } from "./mime.js";
 import { multipartByteranges } from "./multipart.js";
 import { contentRange, parseRange, tooCostly } from "./range.js";
-import { rejectMethod, replyError, statusForError } from "./reply.js";
+import { failure, rejectMethod, replyError } from "./reply.js";
 import {
   type Reply,
   type Request,
   type Response,
   reply,
   type Segment,
-  type SendResult,
   type Source,
   sendBody,
   sendHeadOnly,
@@ -156,7 +155,21 @@ export async function serveContent(
   }
 }
 
+/** The core: never rejects; whatever throws becomes an error page or a cut connection. */
 export async function serveResolved(
+  req: Request,
+  res: Reply,
+  content: Resolved,
+  options: ServeOptions,
+): Promise<ServeResult> {
+  try {
+    return await respond(req, res, content, options);
+  } catch (err) {
+    return failure(res, err);
+  }
+}
+
+async function respond(
   req: Request,
   res: Reply,
   content: Resolved,
@@ -186,76 +199,62 @@ export async function serveResolved(
   const verdict = evaluatePreconditions(method, req.headers, { etag, modified });
   if (verdict.kind === "precondition-failed") {
     res.setHeader("Content-Length", "0");
-    return sendHeadOnly(res, 412).then((r) => ({ ...r, status: 412 }));
+    return { ...(await sendHeadOnly(res, 412)), status: 412 };
   }
   if (verdict.kind === "not-modified") {
     // RFC 9110 15.4.5: no representation metadata beyond what helps caches update.
     for (const name of ["content-type", "content-length", "content-encoding"]) res.removeHeader(name);
     if (etag !== undefined) res.removeHeader("last-modified");
-    return sendHeadOnly(res, 304).then((r) => ({ ...r, status: 304 }));
+    return { ...(await sendHeadOnly(res, 304)), status: 304 };
   }
 
-  try {
-    let type = res.getHeader("content-type");
-    if (type === undefined) {
-      type = contentTypeByExtension(extname(content.name)) ?? (await sniff(content, size));
-      res.setHeader("Content-Type", type);
-    }
-    const partType = Array.isArray(type) ? (type[0] ?? "") : String(type);
-
-    let status = 200;
-    let segments: Segment[] = size > 0 ? [{ start: 0, length: size }] : [];
-    let length = size;
-    const range = parseRange(verdict.range, size);
-    if (range.kind === "invalid") return replyError(res, 416);
-    if (range.kind === "unsatisfiable") {
-      // Go: some clients send Range with every request; an empty file just gets a 200.
-      if (size > 0) {
-        res.setHeader("Content-Range", `bytes */${size}`);
-        return replyError(res, 416);
-      }
-    } else if (
-      range.kind === "ranges" &&
-      !tooCostly(range.ranges, size, options.maxRanges ?? DEFAULT_MAX_RANGES)
-    ) {
-      status = 206;
-      if (range.ranges.length === 1) {
-        const r = range.ranges[0]!;
-        res.setHeader("Content-Range", contentRange(r, size));
-        segments = [r];
-        length = r.length;
-      } else {
-        // RFC 9110 14.6: one part per range, in the order requested.
-        const body = multipartByteranges(range.ranges, partType, size);
-        res.setHeader("Content-Type", body.contentType);
-        segments = body.segments;
-        length = body.length;
-      }
-    }
-
-    res.setHeader("Accept-Ranges", "bytes");
-    // Go's compromise: a caller who set Content-Encoding is probably compressing on the fly,
-    // so the length is unknown unless this is a range response (which is then their problem).
-    if (status === 206 || !res.hasHeader("content-encoding")) res.setHeader("Content-Length", String(length));
-
-    if (method === "HEAD" || length === 0) {
-      return { ...(await sendHeadOnly(res, status)), status };
-    }
-    const source = await content.source();
-    const sent: SendResult = await sendBody(req, res, status, source, segments, options.zeroCopy !== false);
-    return { ...sent, status };
-  } catch (err) {
-    return failed(res, err);
+  let type = res.getHeader("content-type");
+  if (type === undefined) {
+    type = contentTypeByExtension(extname(content.name)) ?? (await sniff(content, size));
+    res.setHeader("Content-Type", type);
   }
-}
+  const partType = Array.isArray(type) ? (type[0] ?? "") : String(type);
 
-/** Maps a failure to a reply: an error page while that is still possible, else a cut connection. */
-function failed(res: Reply, err: unknown): ServeResult {
-  const error = err instanceof Error ? err : new Error(String(err));
-  if (!res.headersSent) return replyError(res, statusForError(error), error);
-  // The head promised a length the body will not reach: only closing tells the client.
-  res.destroy();
-  return { status: res.statusCode, bytes: 0, transfer: "none", error };
+  let status = 200;
+  let segments: Segment[] = size > 0 ? [{ start: 0, length: size }] : [];
+  let length = size;
+  const range = parseRange(verdict.range, size);
+  if (range.kind === "invalid") return replyError(res, 416);
+  if (range.kind === "unsatisfiable") {
+    // Go: some clients send Range with every request; an empty file just gets a 200.
+    if (size > 0) {
+      res.setHeader("Content-Range", `bytes */${size}`);
+      return replyError(res, 416);
+    }
+  } else if (
+    range.kind === "ranges" &&
+    !tooCostly(range.ranges, size, options.maxRanges ?? DEFAULT_MAX_RANGES)
+  ) {
+    status = 206;
+    if (range.ranges.length === 1) {
+      const r = range.ranges[0]!;
+      res.setHeader("Content-Range", contentRange(r, size));
+      segments = [r];
+      length = r.length;
+    } else {
+      // RFC 9110 14.6: one part per range, in the order requested.
+      const body = multipartByteranges(range.ranges, partType, size);
+      res.setHeader("Content-Type", body.contentType);
+      segments = body.segments;
+      length = body.length;
+    }
+  }
+
+  res.setHeader("Accept-Ranges", "bytes");
+  // Go's compromise: a caller who set Content-Encoding is probably compressing on the fly,
+  // so the length is unknown unless this is a range response (which is then their problem).
+  if (status === 206 || !res.hasHeader("content-encoding")) res.setHeader("Content-Length", String(length));
+
+  if (method === "HEAD" || length === 0) {
+    return { ...(await sendHeadOnly(res, status)), status };
+  }
+  const source = await content.source();
+  return { ...(await sendBody(req, res, status, source, segments, options.zeroCopy !== false)), status };
 }
 
 async function sniff(content: Resolved, size: number): Promise<string> {

@@ -16,7 +16,7 @@ import { type BigIntStats, constants } from "node:fs";
 import { type FileHandle, open, readlink, realpath, stat } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileETag } from "./etag.js";
-import { rejectMethod, replyError, statusForError } from "./reply.js";
+import { failure, rejectMethod, replyError } from "./reply.js";
 import { type Reply, type Request, type Response, reply, type Source } from "./send.js";
 import { type ServeOptions, type ServeResult, serveResolved } from "./serve-content.js";
 
@@ -111,12 +111,7 @@ export async function serveFile(
       options,
     );
   } catch (err) {
-    const error = err instanceof Error ? err : new Error(String(err));
-    if (res.headersSent) {
-      res.destroy();
-      return { status: res.statusCode, bytes: 0, transfer: "none", error };
-    }
-    return replyError(res, statusForError(error), error);
+    return failure(res, err);
   } finally {
     await handle?.close().catch(() => {});
   }

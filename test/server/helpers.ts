@@ -44,6 +44,21 @@ export function openFdCount(): number {
   return readdirSync("/proc/self/fd").length;
 }
 
+/**
+ * Waits until `server` has no open connection and the process's descriptor count has
+ * stopped moving (client sockets close a moment after the server's), then returns it.
+ */
+export async function settledFdCount(server: TestServer): Promise<number> {
+  let last = -1;
+  for (let i = 0; i < 100; i++) {
+    const n = openFdCount();
+    if (server.open === 0 && n === last) return n;
+    last = n;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`descriptors did not settle: ${server.open} connections still open`);
+}
+
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<ServeResult>;
 
 export interface TestServer {
@@ -52,6 +67,8 @@ export interface TestServer {
   results: Promise<ServeResult>[];
   /** Connections accepted so far. */
   connections: number;
+  /** Connections accepted and not yet closed. */
+  open: number;
   close(): Promise<void>;
 }
 
@@ -68,13 +85,18 @@ export async function startServer(handler: Handler, opts: { tls?: boolean } = {}
     port: 0,
     results,
     connections: 0,
+    open: 0,
     async close() {
       server.closeAllConnections();
       server.close();
       await once(server, "close");
     },
   };
-  server.on("connection", () => state.connections++);
+  server.on("connection", (socket: net.Socket) => {
+    state.connections++;
+    state.open++;
+    socket.on("close", () => state.open--);
+  });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   state.port = (server.address() as net.AddressInfo).port;
