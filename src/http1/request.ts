@@ -9,11 +9,16 @@
  *  - the caller's `Content-Length` must equal a known body length (ERR_REQUEST_BODY);
  *    with a body of unknown length it declares the length, and the writer enforces it;
  *    both headers at once is ERR_INVALID_REQUEST;
- *  - otherwise: known length → Content-Length; unknown → chunked; no body → neither,
- *    except POST, PUT and PATCH, which send `Content-Length: 0` as Go does.
+ *  - otherwise: known length → Content-Length; unknown → chunked; no body (or a body
+ *    of length 0) → neither, except POST, PUT and PATCH, which send `Content-Length: 0`
+ *    as Go does.
+ *
+ * Connection rule (serializeHead): the caller's Connection field goes out as given; with
+ * `close` requested, a caller's `keep-alive` token is dropped (other tokens such as
+ * `upgrade` stay) and `Connection: close` is added unless the caller already said close.
  */
 import { RoundtripError } from "../errors.js";
-import { isToken, printable } from "./chars.js";
+import { isFieldValue, isHost, isTarget, isToken, printable } from "./chars.js";
 import type { Headers } from "./headers.js";
 
 export type Framing = { kind: "none" } | { kind: "length"; length: number } | { kind: "chunked" };
@@ -32,7 +37,7 @@ export interface RequestHead {
   /** Ask the server to close after this exchange. */
   close: boolean;
   expectContinue: boolean;
-  /** Accept-Encoding the transport adds (transparent decompression), or null. */
+  /** Accept-Encoding the transport adds (transparent decompression), or null; a caller's wins. */
   acceptEncoding: string | null;
 }
 
@@ -104,13 +109,48 @@ const OWN_FIELDS = new Set(["host", "content-length", "transfer-encoding"]);
 
 export type HeaderFieldHook = (name: string, values: string[]) => void;
 
+/**
+ * Checks every piece of a request head that did not come through `Headers` (which checks
+ * its own names and values): method, target, Host, and the fields the transport adds.
+ * Throws ERR_INVALID_REQUEST, so nothing is serialized, let alone written.
+ */
+function checkHead(req: RequestHead): void {
+  validateMethod(req.method);
+  if (typeof req.target !== "string" || !isTarget(req.target)) {
+    throw new RoundtripError(
+      "ERR_INVALID_REQUEST",
+      `request target holds a control byte, a space or a non-ASCII character: ${printable(String(req.target))}`,
+    );
+  }
+  if (typeof req.host !== "string" || !isHost(req.host)) {
+    throw new RoundtripError("ERR_INVALID_REQUEST", `invalid Host ${printable(String(req.host))}`);
+  }
+  for (const [name, value] of [
+    ["User-Agent", req.userAgent],
+    ["Accept-Encoding", req.acceptEncoding ?? ""],
+  ] as const) {
+    if (typeof value !== "string" || !isFieldValue(value)) {
+      throw new RoundtripError(
+        "ERR_INVALID_REQUEST",
+        `invalid value for header ${name}: ${printable(String(value))}`,
+      );
+    }
+  }
+  const f = req.framing;
+  if (f.kind === "length" && !(Number.isSafeInteger(f.length) && f.length >= 0)) {
+    throw new RoundtripError("ERR_INVALID_REQUEST", `invalid body length ${printable(String(f.length))}`);
+  }
+}
+
 /** The request head as a latin1 string (every char ≤ 0xFF has been checked). */
 export function serializeHead(req: RequestHead, onField?: HeaderFieldHook): string {
+  checkHead(req);
   let head = `${req.method} ${req.target} HTTP/1.1\r\nHost: ${req.host}\r\n`;
   onField?.("Host", [req.host]);
   let sawUA = false;
   let sawConnectionClose = false;
   let sawExpect = false;
+  let sawAcceptEncoding = false;
   const h = req.headers;
   if (h !== null) {
     const names = h._names;
@@ -125,9 +165,22 @@ export function serializeHead(req: RequestHead, onField?: HeaderFieldHook): stri
         if (value === "") continue;
       } else if (key === "connection") {
         if (/(^|,)\s*close\s*(,|$)/i.test(value)) sawConnectionClose = true;
-        else if (req.close) continue; // our "close" replaces a caller's keep-alive
+        else if (req.close) {
+          // Our "close" replaces a caller's keep-alive; other options (upgrade, ...) stay.
+          const kept = value
+            .split(",")
+            .map((t) => t.trim())
+            .filter((t) => t !== "" && t.toLowerCase() !== "keep-alive")
+            .join(", ");
+          if (kept === "") continue;
+          head += `${names[i]}: ${kept}\r\n`;
+          onField?.(names[i]!, [kept]);
+          continue;
+        }
       } else if (key === "expect") {
         sawExpect = true;
+      } else if (key === "accept-encoding") {
+        sawAcceptEncoding = true;
       }
       head += `${names[i]}: ${value}\r\n`;
       onField?.(names[i]!, [value]);
@@ -141,7 +194,7 @@ export function serializeHead(req: RequestHead, onField?: HeaderFieldHook): stri
     head += "Connection: close\r\n";
     onField?.("Connection", ["close"]);
   }
-  if (req.acceptEncoding !== null) {
+  if (req.acceptEncoding !== null && !sawAcceptEncoding) {
     head += `Accept-Encoding: ${req.acceptEncoding}\r\n`;
     onField?.("Accept-Encoding", [req.acceptEncoding]);
   }

@@ -14,7 +14,7 @@ export interface RequestURL {
   port: number;
   /** Host field value: IPv6 in brackets, zone removed (RFC 6874 §4), default port omitted. */
   host: string;
-  /** "host:port" key for the pool and stats. */
+  /** "host:port" key for the pool and stats; IPv6 in brackets, zone kept ("[fe80::1%eth0]:80"). */
   hostPort: string;
 }
 
@@ -25,24 +25,66 @@ const DEFAULT_PORTS: Record<string, number> = { "http:": 80, "https:": 443, "ws:
 // never carries it.
 const ZONE = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/(?:[^@/?#]*@)?\[[0-9a-fA-F:.]+)%25([^\]]+)\]/;
 
+/** RFC 6874 ZoneID, once percent-decoded: unreserved characters only (eth0, en0, 25). */
+const ZONE_ID = /^[A-Za-z0-9._~-]+$/;
+
+/** C0 controls and DEL. WHATWG URL silently drops tabs and newlines; Go refuses them. */
+const CONTROL = /[\x00-\x1f\x7f]/;
+
 export function parseRequestURL(input: string | URL): RequestURL {
   let text: string;
   if (typeof input === "string") text = input;
   else if (input instanceof URL) text = input.href;
   else throw new RoundtripError("ERR_INVALID_REQUEST", "request url must be a string or a URL");
+  const ctl = CONTROL.exec(text);
+  if (ctl) {
+    // Never let "http://h/a\r\nb" quietly become a request for "/ab".
+    const code = ctl[0].charCodeAt(0).toString(16).padStart(2, "0");
+    throw new RoundtripError(
+      "ERR_INVALID_REQUEST",
+      `URL holds a control character (0x${code} at offset ${ctl.index}): ${printable(maskPassword(text))}`,
+    );
+  }
   let zone = "";
   const m = ZONE.exec(text);
   if (m) {
-    zone = decodeURIComponent(m[2]!);
+    let decoded = "";
+    try {
+      decoded = decodeURIComponent(m[2]!);
+    } catch {
+      // a malformed escape: refused below
+    }
+    if (!ZONE_ID.test(decoded)) {
+      throw new RoundtripError(
+        "ERR_INVALID_REQUEST",
+        `invalid IPv6 zone in URL ${printable(maskPassword(text))}`,
+      );
+    }
+    zone = decoded;
     text = m[1] + "]" + text.slice(m[0].length);
   }
   let url: URL;
   try {
     url = new URL(text);
   } catch (cause) {
-    throw new RoundtripError("ERR_INVALID_REQUEST", `invalid URL ${printable(redactURL(text))}`, { cause });
+    throw new RoundtripError("ERR_INVALID_REQUEST", `invalid URL ${printable(maskPassword(text))}`, {
+      cause,
+    });
   }
   return fromURL(url, zone);
+}
+
+/**
+ * The URL text with its password masked, even when it does not parse (redactURL gives
+ * an unparsable string back as is, password and all).
+ */
+function maskPassword(text: string): string {
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#\\]*)@/.exec(text);
+  if (m === null) return text;
+  const userinfo = m[2]!;
+  const colon = userinfo.indexOf(":");
+  if (colon < 0) return text;
+  return `${m[1]}${userinfo.slice(0, colon)}:***@${text.slice(m[0].length)}`;
 }
 
 export function fromURL(url: URL, zone = ""): RequestURL {
@@ -51,6 +93,9 @@ export function fromURL(url: URL, zone = ""): RequestURL {
     throw new RoundtripError("ERR_INVALID_REQUEST", `URL has no host: ${redactURL(url)}`, {
       url: redactURL(url),
     });
+  }
+  if (url.port === "0") {
+    throw new RoundtripError("ERR_INVALID_REQUEST", `URL has port 0: ${redactURL(url)}`);
   }
   const port = url.port === "" ? (DEFAULT_PORTS[url.protocol] ?? 0) : Number(url.port);
   if (port === 0) {
@@ -62,7 +107,9 @@ export function fromURL(url: URL, zone = ""): RequestURL {
   const bracketed = url.hostname.startsWith("[");
   const bare = bracketed ? url.hostname.slice(1, -1) : url.hostname;
   const hostname = zone ? `${bare}%${zone}` : bare;
-  return { url, scheme, hostname, port, host: url.host, hostPort: `${url.hostname}:${port}` };
+  // The pool key keeps the zone (as Go's does): fe80::1 on eth0 and on eth1 are two hosts.
+  const hostPort = bracketed ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+  return { url, scheme, hostname, port, host: url.host, hostPort };
 }
 
 /** origin-form: absolute-path [ "?" query ]; never the fragment. */
