@@ -46,7 +46,7 @@ export function versions(root) {
     undici: pkgVersion(root, "undici"),
     got: pkgVersion(root, "got"),
     axios: pkgVersion(root, "axios"),
-    curl: firstLine("curl", ["--version"]),
+    curl: firstLine("curl", ["--version"])?.split(" ").slice(0, 2).join(" ") ?? null,
   };
 }
 
