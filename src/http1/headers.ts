@@ -73,12 +73,32 @@ export class Headers implements Iterable<[string, string]> {
     this.#lower?.push(name.toLowerCase());
   }
 
+  /** Replaces every line of `name` with one, in the place of the first (order-preserving). */
   set(name: string, value: string): void {
     const v = checkField(name, value);
-    this.delete(name);
-    this.#names.push(name);
-    this.#values.push(v);
-    this.#lower?.push(name.toLowerCase());
+    const key = name.toLowerCase();
+    const at = this.#indexOf(key);
+    if (at === -1) {
+      this.#names.push(name);
+      this.#values.push(v);
+      this.#lower!.push(key);
+      return;
+    }
+    this.#names[at] = name;
+    this.#values[at] = v;
+    // Drop the later lines of the name; the first keeps its place.
+    const lower = this.#lower!;
+    let w = at + 1;
+    for (let r = at + 1; r < lower.length; r++) {
+      if (lower[r] === key) continue;
+      lower[w] = lower[r]!;
+      this.#names[w] = this.#names[r]!;
+      this.#values[w] = this.#values[r]!;
+      w++;
+    }
+    lower.length = w;
+    this.#names.length = w;
+    this.#values.length = w;
   }
 
   delete(name: string): void {

@@ -461,6 +461,23 @@ export const corpus: Case[] = [
     raw: `${CHUNKED}FFFFFFFFFFFFFFFFF\r\nx\r\n0\r\n\r\n`,
     expect: bad("chunk size too large"),
   },
+  {
+    // 1*HEXDIG (RFC 9112 §7.1): leading zeros are digits, not size; only the value is bounded.
+    name: "chunk size with many leading zeros",
+    raw: `${CHUNKED}${"0".repeat(20)}5\r\nhello\r\n0\r\n\r\n`,
+    expect: { head: {}, body: "hello" },
+  },
+  {
+    name: "largest chunk size (2^53 - 1), then EOF",
+    eof: true,
+    raw: `${CHUNKED}1FFFFFFFFFFFFF\r\nabc`,
+    expect: { error: "ERR_UNEXPECTED_EOF", rule: "chunked" },
+  },
+  {
+    name: "chunk size 2^53",
+    raw: `${CHUNKED}20000000000000\r\nabc`,
+    expect: bad("chunk size too large"),
+  },
   { name: "non-hex chunk size", raw: `${CHUNKED}5g\r\nhello\r\n0\r\n\r\n`, expect: bad("not hexadecimal") },
   {
     name: "0x-prefixed chunk size",
