@@ -83,10 +83,15 @@ export class ResponseParser {
   state: State = State.HEAD;
   /** Bytes still to read in LENGTH or CHUNK_DATA. */
   remaining = 0;
-  /** Bytes of a head or trailer section seen so far but not yet complete. */
+  /**
+   * Bytes of a head or trailer section seen so far but not yet complete: the first
+   * #pendingLen bytes of a buffer that grows by doubling (up to maxHeaderBytes), so a
+   * head trickling in one byte per read costs linear time, not quadratic.
+   */
   #pending: Buffer | null = null;
+  #pendingLen = 0;
   /** Where the end-of-section search resumes in #pending (avoids rescanning). */
-  #scanFrom = 0;
+  readonly #cursor: SectionCursor = { line: 0, from: 0 };
   #chunkLine = 0;
   #chunkDigits = 0;
   #chunkState = 0; // 0: size digits, 1: BWS/ext, 2: saw CR
@@ -105,7 +110,8 @@ export class ResponseParser {
     this.state = State.HEAD;
     this.remaining = 0;
     this.#pending = null;
-    this.#scanFrom = 0;
+    this.#pendingLen = 0;
+    this.#cursor.line = this.#cursor.from = 0;
     this.#sawBytes = false;
     this.#isHeadRequest = isHeadRequest;
   }
@@ -232,8 +238,8 @@ export class ResponseParser {
         if (this.#chunkDigits === 0) throw bad("empty chunk size");
         if (this.remaining === 0) {
           this.state = State.TRAILERS;
-          this.#pending = null;
-          this.#scanFrom = 0;
+          this.#pendingLen = 0;
+          this.#cursor.line = this.#cursor.from = 0;
         } else {
           this.state = State.CHUNK_DATA;
         }
@@ -286,26 +292,35 @@ export class ResponseParser {
    * The section is contiguous in `buf` in the common case; otherwise its pieces are joined.
    */
   #section(buf: Buffer, i: number): number {
-    const pending = this.#pending;
-    const data = pending === null ? buf : Buffer.concat([pending, buf.subarray(i)]);
-    const start = pending === null ? i : 0;
-    const end = findSectionEnd(
-      data,
-      start,
-      pending === null ? i : this.#scanFrom,
-      this.state === State.TRAILERS,
-      this.maxHeaderBytes,
-    );
+    const max = this.maxHeaderBytes;
+    const held = this.#pendingLen;
+    let data = buf;
+    let start = i;
+    if (held > 0) {
+      // Append to what we hold; never more than the section may be (findSectionEnd
+      // looks at no byte past `max`).
+      const take = Math.min(buf.length - i, max - held);
+      this.#reserve(held + take);
+      buf.copy(this.#pending!, held, i, i + take);
+      data = this.#pending!.subarray(0, held + take);
+      start = 0;
+    }
+    const end = findSectionEnd(data, start, this.#cursor, this.state === State.TRAILERS, max);
     if (end === TOO_LARGE) throw this.#tooLarge();
-    if (end < 0) {
-      // Not complete: keep what we have, and where the next search resumes.
-      const resume = -end - 1;
-      this.#pending = pending === null ? Buffer.from(buf.subarray(i)) : data;
-      this.#scanFrom = resume - start;
+    if (end === INCOMPLETE) {
+      // Not complete (so fewer than `max` bytes): keep them; the cursor says where the
+      // search resumes.
+      if (held === 0) {
+        this.#reserve(buf.length - i);
+        buf.copy(this.#pending!, 0, i);
+      }
+      this.#pendingLen = data.length - start;
       return buf.length;
     }
+    // Complete. Field strings are copies, so the held bytes may go.
     this.#pending = null;
-    this.#scanFrom = 0;
+    this.#pendingLen = 0;
+    this.#cursor.line = this.#cursor.from = 0;
     if (this.state === State.TRAILERS) {
       const names: string[] = [];
       const values: string[] = [];
@@ -316,7 +331,17 @@ export class ResponseParser {
       this.#head(data, start, end);
     }
     // Offset in `buf` just past the section.
-    return pending === null ? end : i + (end - pending.length);
+    return held === 0 ? end : i + (end - held);
+  }
+
+  /** Makes #pending hold at least `n` bytes (keeping the first #pendingLen), doubling. */
+  #reserve(n: number): void {
+    const cur = this.#pending;
+    if (cur !== null && cur.length >= n) return;
+    const size = Math.min(Math.max(n, (cur?.length ?? 0) * 2, 256), Math.max(n, this.maxHeaderBytes));
+    const next = Buffer.allocUnsafe(size);
+    if (cur !== null) cur.copy(next, 0, 0, this.#pendingLen);
+    this.#pending = next;
   }
 
   #tooLarge(): RoundtripError {
@@ -403,14 +428,25 @@ export class ResponseParser {
   }
 }
 
-/** findSectionEnd's answer when the section cannot end within `max` bytes. */
-const TOO_LARGE = Number.MIN_SAFE_INTEGER;
+/** findSectionEnd's answers besides an end offset. */
+const INCOMPLETE = -1;
+const TOO_LARGE = -2;
+
+/**
+ * How far an unfinished section has been checked, as offsets from the section's start:
+ * `line` is where its last, unfinished line begins; bytes from `line` up to `from` hold
+ * no LF and no CR. The next search resumes at `from`, so a long line arriving one byte
+ * per read is scanned once, not once per read.
+ */
+interface SectionCursor {
+  line: number;
+  from: number;
+}
 
 /**
  * Finds the end of a header section: the offset just past the CRLF of its empty line.
  * Checks on the way that every LF is preceded by CR and no CR stands alone. Returns
- * `-(resume + 1)` when the section is not complete, `resume` being where to search from
- * next time (the start of the last, unfinished line).
+ * INCOMPLETE (and updates `cur`) when the section has not ended yet.
  * `emptyAllowed`: a trailer section may be empty (just CRLF at the start).
  *
  * Only the first `max` bytes of the section are ever looked at: once that many have
@@ -421,26 +457,28 @@ const TOO_LARGE = Number.MIN_SAFE_INTEGER;
 function findSectionEnd(
   data: Buffer,
   start: number,
-  scan: number,
+  cur: SectionCursor,
   emptyAllowed: boolean,
   max: number,
 ): number {
-  let lineStart = scan;
+  let lineStart = start + cur.line;
+  let from = start + cur.from;
   const len = data.length;
   const stop = start + max; // the section's last byte must come before this offset
   while (true) {
-    let lf = data.indexOf(LF, lineStart);
+    let lf = data.indexOf(LF, from);
     if (lf >= stop) lf = -1;
-    if (lf < 0) {
-      // No LF in the window: a CR with a byte after it (in the window) is a bare CR.
-      const cr = data.indexOf(CR, lineStart);
-      if (cr >= 0 && cr < Math.min(len, stop) - 1) throw bad("bare CR in header section");
-      if (len >= stop) return TOO_LARGE;
-      return -(lineStart + 1);
-    }
     // Defects are reported in byte order, as an incremental reader meets them: a CR
     // followed by anything but LF comes first, then an LF without its CR.
-    const cr = data.indexOf(CR, lineStart);
+    const cr = data.indexOf(CR, from);
+    if (lf < 0) {
+      // No LF in the window: a CR with a byte after it (in the window) is a bare CR.
+      if (cr >= 0 && cr < Math.min(len, stop) - 1) throw bad("bare CR in header section");
+      if (len >= stop) return TOO_LARGE;
+      cur.line = lineStart - start;
+      cur.from = (cr >= 0 ? cr : len) - start; // a CR at the very end is checked again
+      return INCOMPLETE;
+    }
     if (cr >= 0 && cr < lf - 1) throw bad("bare CR in header section");
     if (lf === start || data[lf - 1] !== CR) throw bad("bare LF in header section");
     if (lf - 1 === lineStart) {
@@ -448,6 +486,7 @@ function findSectionEnd(
       return lf + 1;
     }
     lineStart = lf + 1;
+    from = lineStart;
   }
 }
 

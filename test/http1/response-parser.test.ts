@@ -130,6 +130,21 @@ describe("response parser API", () => {
     assert.equal(p.started, false);
   });
 
+  test("a long head arriving one byte per read costs linear time, not quadratic", () => {
+    // 512 KiB, one byte at a time: ~0.3 s when linear; the old rescan-and-concat code
+    // needed over 20 s. The bound leaves room for a slow, busy CI machine.
+    const head = bytes(
+      `HTTP/1.1 200 OK\r\nX-Pad: ${"p".repeat(1 << 19)}\r\nX-B: 1\r\nContent-Length: 0\r\n\r\n`,
+    );
+    const p = new ResponseParser(noop, 1 << 20);
+    p.reset(false);
+    const t0 = performance.now();
+    for (let k = 0; k < head.length; k++) p.execute(head.subarray(k, k + 1));
+    const ms = performance.now() - t0;
+    assert.equal(p.state, State.DONE);
+    assert.ok(ms < 5000, `${Math.round(ms)} ms`);
+  });
+
   test("finish() after completion or upgrade is a no-op", () => {
     const p = new ResponseParser(noop, 1024);
     p.reset(false);
