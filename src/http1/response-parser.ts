@@ -571,7 +571,8 @@ function frame(
             else if (t === "keep-alive") connKeepAlive = true;
           }
         } else if (name.toLowerCase() === "keep-alive") {
-          const m = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})/i.exec(values[k]!);
+          // A number too long to be a sane hint (or cut short by the regex) is no hint.
+          const m = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})(?!\d)/i.exec(values[k]!);
           if (m) keepAliveTimeout = Number(m[1]);
         }
         break;

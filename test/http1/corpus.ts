@@ -759,6 +759,11 @@ export const corpus: Case[] = [
     expect: { head: { keepAliveTimeout: -1 } },
   },
   {
+    name: "Keep-Alive timeout too long to be a hint",
+    raw: "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=12345678901\r\nContent-Length: 0\r\n\r\n",
+    expect: { head: { keepAliveTimeout: -1 } },
+  },
+  {
     name: "1.1 Connection: close",
     raw: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
     expect: { head: { keepAlive: false } },
