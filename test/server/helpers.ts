@@ -182,11 +182,20 @@ export class RawConnection {
     path: string,
     opts: { method?: string; headers?: Record<string, string> } = {},
   ): Promise<RawResponse> {
-    const method = opts.method ?? "GET";
+    this.send(path, opts);
+    return this.read(opts.method ?? "GET");
+  }
+
+  /** Writes a request without waiting for anything: call it twice to pipeline. */
+  send(path: string, opts: { method?: string; headers?: Record<string, string> } = {}): void {
     const extra = Object.entries(opts.headers ?? {})
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join("");
-    this.socket.write(`${method} ${path} HTTP/1.1\r\nHost: localhost\r\n${extra}\r\n`);
+    this.socket.write(`${opts.method ?? "GET"} ${path} HTTP/1.1\r\nHost: localhost\r\n${extra}\r\n`);
+  }
+
+  /** Reads the next response; `method` is the request's, since HEAD responses have no body. */
+  async read(method = "GET"): Promise<RawResponse> {
     const headEnd = await this.until(() => this.buf.indexOf("\r\n\r\n"));
     const lines = this.buf.subarray(0, headEnd).toString("latin1").split("\r\n");
     const status = Number(lines[0]!.split(" ")[1]);

@@ -335,6 +335,44 @@ describe("keep-alive", () => {
   });
 });
 
+describe("pipelining and framing", () => {
+  test("pipelined requests: the second waits its turn and both arrive intact", T, async () => {
+    const conn = await RawConnection.open(server.port);
+    try {
+      conn.send("/big.bin");
+      conn.send("/small.dat", { headers: { range: "bytes=0-9,20-29" } });
+      conn.send("/big.bin", { headers: { range: "bytes=-1000" } });
+      const first = await conn.read();
+      assert.equal(sha256(first.body), sha256(fx.big));
+      const second = await conn.read();
+      assert.equal(second.status, 206);
+      assert.equal(parseMultipart(second.body, second.headers["content-type"]!).length, 2);
+      const third = await conn.read();
+      assert.deepEqual(third.body, fx.big.subarray(fx.big.length - 1000));
+    } finally {
+      conn.close();
+    }
+  });
+
+  test("a caller's Content-Encoding: 200 goes out chunked without Content-Length (Go)", T, async () => {
+    const s = await startServer((req, res) => {
+      res.setHeader("Content-Encoding", "identity");
+      return serveFile(req, res, join(fx.root, "small.dat"));
+    });
+    try {
+      const r = await get(s.port, "/");
+      assert.equal(r.headers["content-length"], undefined);
+      assert.equal(r.headers["transfer-encoding"], "chunked");
+      assert.deepEqual(r.body, fx.small);
+      assert.equal((await s.results[0]!).transfer, "stream");
+      const ranged = await get(s.port, "/", { headers: { range: "bytes=0-4" } });
+      assert.equal(ranged.headers["content-length"], "5");
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("path safety", () => {
   test("`..` in the URL, raw or encoded: 400 before the file system is touched", T, async () => {
     for (const path of [
