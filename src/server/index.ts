@@ -6,6 +6,7 @@
  *   http.createServer((req, res) => serveFile(req, res, "./public/big.iso"));
  */
 export { contentTypeByExtension } from "./mime.js";
+export type { Transfer } from "./send.js";
 export type {
   ContentReader,
   ServeContentSource,

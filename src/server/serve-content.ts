@@ -19,6 +19,7 @@ import {
   type Source,
   sendBody,
   sendHeadOnly,
+  type Transfer,
 } from "./send.js";
 import { detectContentType, SNIFF_LENGTH } from "./sniff.js";
 
@@ -92,7 +93,7 @@ export interface ServeResult {
    * `"socket"`: the body went straight to the TCP socket (sendfile(2) if the addon is live);
    * `"stream"`: through res.write; `"none"`: no body, or an error page.
    */
-  transfer: "none" | "socket" | "stream";
+  transfer: Transfer;
   /** Why serving failed or was cut short: a file system error, a client abort. */
   error?: Error;
 }
