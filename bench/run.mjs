@@ -6,15 +6,7 @@
 // times, interleaving clients so drift hits them alike. Prints Markdown tables and writes
 // bench/results/<date>.json and bench/results/latest.md.
 
-import {
-  closeSync,
-  existsSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";

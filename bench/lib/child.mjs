@@ -44,7 +44,7 @@ function phase(adapter, concurrency, maxCount, maxMs, hist) {
       inflight++;
       const t0 = performance.now();
       let called = false;
-      adapter.send((err) => {
+      const cb = (err) => {
         if (called) return; // a client calling back twice must not skew the count
         called = true;
         inflight--;
@@ -54,7 +54,13 @@ function phase(adapter, concurrency, maxCount, maxMs, hist) {
           if (hist) hist.record(performance.now() - t0);
         }
         lane();
-      });
+      };
+      try {
+        adapter.send(cb);
+      } catch (e) {
+        // A synchronous throw is an error of this request like any other.
+        queueMicrotask(() => cb(e ?? new Error("send threw")));
+      }
     };
     for (let i = 0; i < concurrency; i++) lane();
   });

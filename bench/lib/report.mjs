@@ -70,7 +70,10 @@ export function scenarioMarkdown(scenario, rows) {
       );
     }
   } else {
-    const size = `${(scenario.size / 1024 ** 3).toFixed(scenario.size >= 1024 ** 3 ? 0 : 2)} GiB`;
+    const size =
+      scenario.size >= 1024 ** 3
+        ? `${+(scenario.size / 1024 ** 3).toFixed(2)} GiB`
+        : `${+(scenario.size / 1024 ** 2).toFixed(1)} MiB`;
     out.push(
       `Transfer size ${size}.`,
       "",
