@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, statSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -446,7 +446,16 @@ describe("path safety", () => {
     chmodSync(file, 0o000);
     chmodSync(fx.base, 0o755);
     chmodSync(join(fx.base, "outside"), 0o755);
-    const entry = fileURLToPath(new URL("../../src/server/index.js", import.meta.url));
+    const asRoot = process.getuid?.() === 0;
+    let entry = fileURLToPath(new URL("../../src/server/index.js", import.meta.url));
+    if (asRoot) {
+      // `nobody` may not be able to reach the checkout (say, under /root): give it a copy
+      // of the compiled sources in the world-readable fixture dir.
+      const lib = join(fx.base, "lib");
+      cpSync(fileURLToPath(new URL("../../src/", import.meta.url)), join(lib, "src"), { recursive: true });
+      writeFileSync(join(lib, "package.json"), '{ "type": "module" }\n');
+      entry = join(lib, "src", "server", "index.js");
+    }
     const script = `
       import http from "node:http";
       import { serveFile } from ${JSON.stringify(entry)};
@@ -458,7 +467,6 @@ describe("path safety", () => {
           res.on("end", () => { console.log(JSON.stringify({ status: res.statusCode, body })); server.close(); });
         });
       });`;
-    const asRoot = process.getuid?.() === 0;
     const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
       encoding: "utf8",
       timeout: 15_000,
