@@ -22,7 +22,11 @@ if (selected.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ["--test", "--test-concurrency=2", "--expose-gc", ...selected], {
-  stdio: "inherit",
-});
+const result = spawnSync(
+  process.execPath,
+  ["--test", "--test-concurrency=2", "--test-timeout=120000", "--expose-gc", ...selected],
+  {
+    stdio: "inherit",
+  },
+);
 process.exit(result.status ?? 1);

@@ -238,7 +238,8 @@ export class Body implements AsyncIterable<Uint8Array> {
     const b = await this.bytes();
     if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer)
       return b.buffer;
-    return b.slice().buffer as ArrayBuffer;
+    // Buffer#slice does not copy; Uint8Array's does, giving an ArrayBuffer of exactly the body.
+    return Uint8Array.prototype.slice.call(b).buffer as ArrayBuffer;
   }
 
   /**
