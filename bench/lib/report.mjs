@@ -104,6 +104,12 @@ export function scenarioMarkdown(scenario, rows) {
       "",
       `- The server reached ${Math.round(serverMax * 100)}% of its core in some run: it may have been the bottleneck.`,
     );
+  } else if (scenario.kind !== "rps" && serverMax > 0.75) {
+    out.push(
+      "",
+      `- The server used up to ${Math.round(serverMax * 100)}% of its core: the fastest clients' wall times are ` +
+        "bounded by it (their CPU and RSS are not).",
+    );
   }
   if (bgMed !== null && bgMed > 0.25) {
     out.push(
