@@ -73,13 +73,12 @@ export async function serveFile(
     // A rejected realpath would otherwise be unhandled if open() fails first.
     realRoot?.catch(() => {});
 
-    handle = await open(target, OPEN_FLAGS);
-    let info = await handle.stat({ bigint: true });
-    if (realRoot && !inside(await realRoot, await openedPath(handle, target, info)))
-      return replyError(res, 403);
+    let opened = await openInside(target, realRoot);
+    if (!opened) return replyError(res, 403);
+    ({ handle } = opened);
 
     let name = target;
-    if (info.isDirectory()) {
+    if (opened.info.isDirectory()) {
       const index = options.index;
       if (!index || index.includes("/") || index.includes(sep) || index === "..") return replyError(res, 404);
       const url = req.url ?? "/";
@@ -88,11 +87,11 @@ export async function serveFile(
       await handle.close();
       handle = undefined;
       name = join(target, index);
-      handle = await open(name, OPEN_FLAGS);
-      info = await handle.stat({ bigint: true });
-      if (realRoot && !inside(await realRoot, await openedPath(handle, name, info)))
-        return replyError(res, 403);
+      opened = await openInside(name, realRoot);
+      if (!opened) return replyError(res, 403);
+      ({ handle } = opened);
     }
+    const { info } = opened;
     // Devices, FIFOs and sockets have no size to serve; a nested directory has no index.
     if (!info.isFile()) return replyError(res, 404);
 
@@ -114,6 +113,28 @@ export async function serveFile(
     return failure(res, err);
   } finally {
     await handle?.close().catch(() => {});
+  }
+}
+
+/**
+ * Opens `path`; with a root, also checks that the file actually opened lies inside it
+ * (closing it and returning undefined when it does not).
+ */
+async function openInside(
+  path: string,
+  realRoot: Promise<string> | undefined,
+): Promise<{ handle: FileHandle; info: BigIntStats } | undefined> {
+  const handle = await open(path, OPEN_FLAGS);
+  try {
+    const info = await handle.stat({ bigint: true });
+    if (realRoot && !inside(await realRoot, await openedPath(handle, path, info))) {
+      await handle.close();
+      return undefined;
+    }
+    return { handle, info };
+  } catch (err) {
+    await handle.close().catch(() => {});
+    throw err;
   }
 }
 
