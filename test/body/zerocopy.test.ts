@@ -15,7 +15,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { after, before, describe, test } from "node:test";
+import { after, before, beforeEach, describe, test } from "node:test";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import {
@@ -213,6 +213,8 @@ const SIZES = [0, 1, 1000, 64 * 1024, 64 * 1024 + 1, 4 * MiB + 3, 64 * MiB];
 
 for (const path of ["sendfile", "fallback"] as const) {
   describe(`${path} path`, () => {
+    // Fail before any socket or timer exists, so a missing addon cannot leave one behind.
+    if (path === "sendfile") beforeEach(requireAddon);
     for (const size of SIZES) {
       test(`sends a ${size}-byte file byte for byte`, T, async () => {
         const fd =
@@ -265,15 +267,15 @@ for (const path of ["sendfile", "fallback"] as const) {
         }
       });
       let maxQueued = 0;
-      const sample = setInterval(() => {
-        maxQueued = Math.max(maxQueued, client.writableLength);
-      }, 2);
       const length = 24 * MiB;
       const opts = optsFor(path, {
         onProgress: () => {
           maxQueued = Math.max(maxQueued, client.writableLength);
         },
       });
+      const sample = setInterval(() => {
+        maxQueued = Math.max(maxQueued, client.writableLength);
+      }, 2);
       try {
         await onPath(path, () => sendFileToSocket(client, files.get("big")!, 0, length, opts));
       } finally {
