@@ -223,6 +223,8 @@ static void complete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, j->deferred, result);
   } else {
     result = make_error(env, j->err, j->sent);
+    /* Rejecting with undefined beats a promise that never settles. */
+    if (result == NULL) napi_get_undefined(env, &result);
     napi_reject_deferred(env, j->deferred, result);
   }
   release_job(env, j);

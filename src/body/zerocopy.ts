@@ -167,8 +167,8 @@ function socketFd(socket: Socket): number {
 export function sendfileUnsupportedReason(socket: Duplex): string | undefined {
   if (addon === undefined) return zeroCopy.reason;
   // sendfile writes plaintext straight to the fd; TLS must encrypt every byte in Node.
-  if (socket instanceof TLSSocket || (socket as { encrypted?: unknown }).encrypted === true)
-    return "TLS socket";
+  const tls = socket instanceof TLSSocket || (socket as { encrypted?: unknown }).encrypted === true;
+  if (tls) return "TLS socket";
   if (!(socket instanceof Socket)) return "not a net.Socket";
   if (!socket.writable) return "socket is not writable";
   // Corked bytes wait for uncork(); file bytes sent now would overtake them.
@@ -328,7 +328,7 @@ async function sendWithSendfile(
     return sent;
   } catch (err) {
     if (opts.signal?.aborted) throw opts.signal.reason;
-    const e = err as NativeError;
+    const e: NativeError = err instanceof Error ? err : new Error(String(err));
     // We cancelled the worker because the socket failed or closed: say that instead. A
     // real errno from the worker (EPIPE, ...) is more precise than the stream's view.
     if (e.code === "ECANCELED" && guard.stopped) throw guard.reason;
