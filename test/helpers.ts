@@ -141,3 +141,150 @@ export async function rejectsWith(
   }
   assert.fail(`expected rejection with ${code}`);
 }
+
+// ---- added for the transport tests (issue 3) ---------------------------------------
+
+/** A promise with its resolve/reject exposed. */
+export function deferred<T = void>(): {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+} {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A seeded PRNG (mulberry32) in [0, 1): the same seed replays the same run. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface ScriptedRequest {
+  /** Index of the TCP connection (0 = first accepted). */
+  conn: number;
+  /** Index of the request on its connection (0 = first). */
+  n: number;
+  method: string;
+  path: string;
+  head: string;
+  body: Buffer;
+  socket: net.Socket;
+}
+
+/**
+ * A raw HTTP/1.1 server that reads requests one after another on each connection (heads
+ * and Content-Length bodies, via readRequest) and lets `respond` write each answer.
+ * `respond` may return "close" to end the connection (FIN) or "hold" to stop reading it.
+ * Every request seen is recorded in `requests`.
+ */
+export async function scriptedServer(
+  respond: (req: ScriptedRequest) => unknown,
+): Promise<Peer & { requests: ScriptedRequest[] }> {
+  const requests: ScriptedRequest[] = [];
+  const peer = await rawServer(async (socket, conn) => {
+    socket.on("error", () => {});
+    for (let n = 0; ; n++) {
+      let r: { head: string; body: Buffer };
+      try {
+        r = await readRequest(socket);
+      } catch {
+        return;
+      }
+      const [method = "", path = ""] = r.head.split(" ", 2);
+      const req: ScriptedRequest = { conn, n, method, path, head: r.head, body: r.body, socket };
+      requests.push(req);
+      const verdict = await respond(req);
+      if (verdict === "close") {
+        socket.end();
+        return;
+      }
+      if (verdict === "hold" || socket.destroyed) return;
+    }
+  });
+  return Object.assign(peer, { requests });
+}
+
+/** `HTTP/1.1 <status>` with a Content-Length body and the given extra header lines. */
+export function reply(body = "ok", status = "200 OK", headers: string[] = []): string {
+  const lines = [`HTTP/1.1 ${status}`, `Content-Length: ${Buffer.byteLength(body)}`, ...headers];
+  return `${lines.join("\r\n")}\r\n\r\n${body}`;
+}
+
+/**
+ * A `dial` option whose dials wait at a gate: `open()` lets every pending and future dial
+ * through, `step()` lets the oldest pending one through. Connects to 127.0.0.1 over TCP.
+ */
+export function gatedDial(): {
+  dial: (o: { host: string; port: number; signal: AbortSignal }) => Promise<net.Socket>;
+  /** Dials started so far. */
+  readonly started: number;
+  /** Dials waiting at the gate. */
+  readonly pending: number;
+  step(): void;
+  open(): void;
+} {
+  const queue: Array<() => void> = [];
+  let started = 0;
+  let opened = false;
+  const connect = (port: number) =>
+    new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host: "127.0.0.1", port });
+      s.once("connect", () => {
+        s.off("error", reject);
+        resolve(s);
+      });
+      s.once("error", reject);
+    });
+  return {
+    dial({ port }) {
+      started++;
+      if (opened) return connect(port);
+      return new Promise<void>((r) => queue.push(r)).then(() => connect(port));
+    },
+    get started() {
+      return started;
+    },
+    get pending() {
+      return queue.length;
+    },
+    step() {
+      queue.shift()?.();
+    },
+    open() {
+      opened = true;
+      for (const go of queue.splice(0)) go();
+    },
+  };
+}
+
+/**
+ * Registers `x.close()` to run when the test ends, pass or fail, so a failing assertion
+ * does not leave sockets that keep the test file alive. close() must be idempotent.
+ */
+export function closeAfter<T extends { close(): unknown }>(t: { after(fn: () => unknown): void }, x: T): T {
+  t.after(async () => {
+    await x.close();
+  });
+  return x;
+}
+
+/** Starts a peer with `start(...args)` and closes it when the test ends (see closeAfter). */
+export async function serve<A extends unknown[], P extends { close(): unknown }>(
+  t: { after(fn: () => unknown): void },
+  start: (...args: A) => Promise<P>,
+  ...args: A
+): Promise<P> {
+  return closeAfter(t, await start(...args));
+}

@@ -232,14 +232,19 @@ export class Transport implements RoundTripper, ConnOwner {
     req.trace?.getConn?.(pool.hostPort);
     const timings = newTimings();
     const idle = attempt === 0 ? this.#takeIdle(pool) : null;
-    if (idle !== null) return this.#exchange(idle, req, attempt, t0, site, timings);
+    if (idle !== null) return this.#exchange(idle, true, req, attempt, t0, site, timings);
     return this.#waitForConn(pool, req, timings, t0).then((conn) =>
-      this.#exchange(conn, req, attempt, t0, site, timings),
+      this.#exchange(conn, false, req, attempt, t0, site, timings),
     );
   }
 
+  /**
+   * Runs one attempt on `conn`. `fromIdle`: taken from the idle list (Go's WasIdle); a
+   * connection handed straight from a finished exchange or a new dial was not idle.
+   */
   #exchange(
     conn: Conn,
+    fromIdle: boolean,
     req: PreparedRequest,
     attempt: number,
     t0: number,
@@ -250,8 +255,8 @@ export class Transport implements RoundTripper, ConnOwner {
     const reused = conn.requests > 0;
     const info = {
       reused,
-      wasIdle: reused,
-      idleTime: reused ? Math.max(0, performance.now() - conn.idleSince) : 0,
+      wasIdle: fromIdle,
+      idleTime: fromIdle ? Math.max(0, performance.now() - conn.idleSince) : 0,
     };
     req.trace?.gotConn?.(info);
     this.#markActive(conn);
