@@ -184,8 +184,64 @@ export interface ScriptedRequest {
 }
 
 /**
+ * Reads one request (head, then a Content-Length or chunked body, decoded) from a raw
+ * socket; later bytes stay for the next call. Rejects if the socket closes first.
+ */
+export function readMessage(socket: net.Socket): Promise<{ head: string; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const state = socket as net.Socket & { _rtMsgBuf?: Buffer };
+    let buf = state._rtMsgBuf ?? Buffer.alloc(0);
+    const parse = (): boolean => {
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) return false;
+      const head = buf.subarray(0, end).toString("latin1");
+      let pos = end + 4;
+      let body: Buffer;
+      if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+        const parts: Buffer[] = [];
+        while (true) {
+          const lineEnd = buf.indexOf("\r\n", pos);
+          if (lineEnd < 0) return false;
+          const size = Number.parseInt(buf.subarray(pos, lineEnd).toString("latin1"), 16);
+          if (size === 0) {
+            // The last chunk, optional trailer fields, then the empty line.
+            const trailerEnd = buf.indexOf("\r\n\r\n", lineEnd);
+            if (trailerEnd < 0) return false;
+            pos = trailerEnd + 4;
+            break;
+          }
+          if (buf.length < lineEnd + 2 + size + 2) return false;
+          parts.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size));
+          pos = lineEnd + 2 + size + 2;
+        }
+        body = Buffer.concat(parts);
+      } else {
+        const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        const len = m ? Number(m[1]) : 0;
+        if (buf.length < pos + len) return false;
+        body = buf.subarray(pos, pos + len);
+        pos += len;
+      }
+      state._rtMsgBuf = buf.subarray(pos);
+      socket.off("data", onData);
+      socket.off("close", onClose);
+      resolve({ head, body });
+      return true;
+    };
+    const onData = (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      parse();
+    };
+    const onClose = () => reject(new Error("socket closed before a full request"));
+    if (parse()) return;
+    socket.on("data", onData);
+    socket.on("close", onClose);
+  });
+}
+
+/**
  * A raw HTTP/1.1 server that reads requests one after another on each connection (heads
- * and Content-Length bodies, via readRequest) and lets `respond` write each answer.
+ * and Content-Length or chunked bodies, via readMessage) and lets `respond` write each answer.
  * `respond` may return "close" to end the connection (FIN) or "hold" to stop reading it.
  * Every request seen is recorded in `requests`.
  */
@@ -198,7 +254,7 @@ export async function scriptedServer(
     for (let n = 0; ; n++) {
       let r: { head: string; body: Buffer };
       try {
-        r = await readRequest(socket);
+        r = await readMessage(socket);
       } catch {
         return;
       }
