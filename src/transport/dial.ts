@@ -51,28 +51,23 @@ export async function dial(
   t0: number,
 ): Promise<DialResult> {
   const result: DialResult = { socket: null as unknown as Duplex, dnsDone: -1, connectDone: -1, tlsDone: -1 };
-  const dialSignal =
-    settings.dialTimeout > 0
-      ? AbortSignal.any([closing, AbortSignal.timeout(settings.dialTimeout)])
-      : closing;
+  // A ref'd timer, not AbortSignal.timeout (unref'd): a pending dial keeps the process
+  // alive until it connects or its deadline fails it, like any other pending request.
+  let deadline: NodeJS.Timeout | null = null;
+  let dialSignal = closing;
+  if (settings.dialTimeout > 0) {
+    const timeout = new AbortController();
+    deadline = setTimeout(
+      () => timeout.abort(new DOMException("dial timed out", "TimeoutError")),
+      settings.dialTimeout,
+    );
+    dialSignal = AbortSignal.any([closing, timeout.signal]);
+  }
   let socket: Duplex;
-  if (settings.dial !== undefined) {
-    trace?.connectStart?.("tcp", `${target.hostname}:${target.port}`);
-    try {
-      socket = await raceSignal(
-        settings.dial({ host: target.hostname, port: target.port, signal: dialSignal }),
-        dialSignal,
-        settings.dialTimeout,
-      );
-    } catch (err) {
-      const e = dialError(err, target, closing);
-      trace?.connectDone?.("tcp", `${target.hostname}:${target.port}`, e);
-      throw e;
-    }
-    result.connectDone = performance.now() - t0;
-    trace?.connectDone?.("tcp", `${target.hostname}:${target.port}`);
-  } else {
-    socket = await tcpConnect(target, settings.dialTimeout, dialSignal, closing, trace, result, t0);
+  try {
+    socket = await connectWithin(target, settings, trace, closing, t0, result, dialSignal);
+  } finally {
+    if (deadline !== null) clearTimeout(deadline);
   }
   if (target.scheme !== "https") {
     result.socket = socket;
@@ -81,6 +76,37 @@ export async function dial(
   result.socket = await tlsHandshake(socket, target, settings, closing, trace);
   result.tlsDone = performance.now() - t0;
   return result;
+}
+
+/** The transport-level connection (TCP or the caller's dial), bounded by `dialSignal`. */
+async function connectWithin(
+  target: DialTarget,
+  settings: DialSettings,
+  trace: ClientTrace | null,
+  closing: AbortSignal,
+  t0: number,
+  result: DialResult,
+  dialSignal: AbortSignal,
+): Promise<Duplex> {
+  if (settings.dial === undefined)
+    return tcpConnect(target, settings.dialTimeout, dialSignal, closing, trace, result, t0);
+  const addr = `${target.hostname}:${target.port}`;
+  trace?.connectStart?.("tcp", addr);
+  let socket: Duplex;
+  try {
+    socket = await raceSignal(
+      settings.dial({ host: target.hostname, port: target.port, signal: dialSignal }),
+      dialSignal,
+      settings.dialTimeout,
+    );
+  } catch (err) {
+    const e = dialError(err, target, closing);
+    trace?.connectDone?.("tcp", addr, e);
+    throw e;
+  }
+  result.connectDone = performance.now() - t0;
+  trace?.connectDone?.("tcp", addr);
+  return socket;
 }
 
 function tcpConnect(
