@@ -251,6 +251,16 @@ export class Transport implements RoundTripper, ConnOwner {
     site: () => string,
     timings: ReturnType<typeof newTimings>,
   ): Promise<Response> {
+    if (this.#closed) {
+      conn.destroy(null);
+      return Promise.reject(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport was closed"));
+    }
+    if (req.signal?.aborted) {
+      // Aborted after its waiter was handed the connection but before the exchange
+      // began: nothing was sent, so the connection goes to the next waiter or idles.
+      this.#handOver((conn as PooledConn)[kPool]!, conn);
+      return Promise.reject(abortError(req));
+    }
     if (timings.queued < 0) timings.queued = performance.now() - t0;
     const reused = conn.requests > 0;
     const info = {
