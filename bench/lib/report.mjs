@@ -117,10 +117,12 @@ export function scenarioMarkdown(scenario, rows) {
       `- Other work used ${bgMed.toFixed(2)} cores (median) of the machine during these runs: figures are disturbed.`,
     );
   }
-  const notes = rows.filter((r) => r.note || r.extra?.zeroCopy);
+  const showZeroCopy = scenario.kind === "upload" || scenario.kind === "multipart";
+  const notes = rows.filter((r) => r.note || (showZeroCopy && r.extra?.zeroCopy));
   for (const r of notes) {
     if (r.note) out.push("", `- ${r.client}: ${cell(r.note)}`);
-    if (r.extra?.zeroCopy) out.push("", `- ${r.client}: zeroCopy = ${JSON.stringify(r.extra.zeroCopy)}`);
+    if (showZeroCopy && r.extra?.zeroCopy)
+      out.push("", `- ${r.client}: zeroCopy = ${JSON.stringify(r.extra.zeroCopy)}`);
   }
   out.push("");
   return out.join("\n");

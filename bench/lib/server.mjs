@@ -10,7 +10,7 @@
 // early. The Node sink reads every byte, counts it, and only then answers {"bytes":N}.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -127,7 +127,9 @@ function pinned(cpu, argv) {
 async function startNginx(bin, { tmpDir, serverCpu }, files) {
   const port = await freePort();
   const statusPort = await freePort();
-  const dir = join(tmpDir, "nginx");
+  reapStaleNginx(tmpDir);
+  // One directory per runner process, so two runs at once do not share a config or pid file.
+  const dir = join(tmpDir, `nginx-${process.pid}`);
   for (const d of ["", "body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"])
     mkdirSync(join(dir, d), { recursive: true });
   const conf = `
@@ -211,8 +213,36 @@ http {
       if (!m) throw new Error(`unexpected stub_status: ${text}`);
       return Number(m[1]) - own;
     },
-    stop: () => stopChild(child),
+    stop: () => stopChild(child).then(() => rmSync(dir, { recursive: true, force: true })),
   };
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A runner killed with SIGKILL cannot stop its nginx (the Node server leaves by itself
+ * when its IPC channel closes). The next run stops such orphans: an nginx-<pid> directory
+ * whose runner is gone, with a live nginx in its pid file.
+ */
+function reapStaleNginx(tmpDir) {
+  for (const name of readdirSync(tmpDir)) {
+    const m = /^nginx-(\d+)$/.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    const dir = join(tmpDir, name);
+    try {
+      const pid = Number(readFileSync(join(dir, "nginx.pid"), "utf8").trim());
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (cmd.includes("nginx") && cmd.includes(dir)) process.kill(pid, "SIGKILL");
+    } catch {}
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function startNode({ serverCpu }, files) {
@@ -268,9 +298,4 @@ function stopChild(child) {
     // process. taskset exec()s its command, so the pid is the server's own.
     child.kill("SIGTERM");
   });
-}
-
-export function readNginxErrors(tmpDir) {
-  const p = join(tmpDir, "nginx", "logs", "error.log");
-  return existsSync(p) ? readFileSync(p, "utf8") : "";
 }
