@@ -26,15 +26,29 @@ export interface CookieJar {
   setCookie(cookie: string, url: string): unknown;
 }
 
-/** What checkRedirect sees of a request: the next one, or one already sent (`via`). */
+/**
+ * What checkRedirect sees of a request: the next one, or one already sent (`via`).
+ * Editing `headers` of the next request changes what is sent.
+ */
 export interface RedirectRequest {
+  /** With the userinfo, if any, as the URL was given or resolved. */
   url: URL;
   method: string;
+  /** The caller's headers as they go on this hop (before cookies and basic auth are added). */
   headers: Headers;
-  /** The response that caused this hop (absent on the first request). */
+  /**
+   * The 3xx response that caused this request; absent on the first one. Its body is
+   * drained once checkRedirect returns (unless it returns false: then it is the result).
+   */
   response?: Response;
 }
 
+/**
+ * Called before each redirect is followed with the next request and every request sent
+ * so far, oldest first (`via[0]` is the original). Return false to stop and get the 3xx
+ * response as is (Go's ErrUseLastResponse); throw to fail the call with ERR_REDIRECT.
+ */
+// biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing means "follow".
 export type CheckRedirect = (req: RedirectRequest, via: RedirectRequest[]) => void | false;
 
 export interface ClientOptions {
@@ -122,15 +136,20 @@ export class Client {
     const url = this.#resolveURL(req);
     const method = (req.method ?? "GET").toString();
     const timeout = req.timeout ?? this.timeout;
-    // The caller's fast path: no deadline, no jar, so no extra signal or bookkeeping.
+    if (!Number.isFinite(timeout) || timeout < 0) {
+      throw new RoundtripError("ERR_INVALID_REQUEST", "timeout must be a number ≥ 0");
+    }
+    // The caller's fast path: no deadline, so no extra signal or timer.
     let deadline: Deadline | null = null;
     let signal = req.signal;
     if (timeout > 0) {
       deadline = new Deadline(timeout, req.signal, redactURL(url));
       signal = deadline.signal;
     }
+    // The request being sent (or refused) when something fails: errors name that one, as Go's url.Error.
+    const current: Hop = { url, method };
     try {
-      const res = await this.#follow(req, url, method, signal);
+      const res = await this.#follow(req, current, signal);
       if (deadline !== null) {
         const d = deadline;
         res._onBodySettled(() => d.clear());
@@ -138,7 +157,7 @@ export class Client {
       }
       return res;
     } catch (err) {
-      throw prefix(err, method, url);
+      throw prefix(err, current.method, current.url);
     } finally {
       deadline?.clear();
     }
@@ -151,8 +170,10 @@ export class Client {
     } catch (cause) {
       throw new RoundtripError(
         "ERR_INVALID_REQUEST",
-        `invalid URL ${JSON.stringify(redactURL(String(req.url)))}`,
-        { cause },
+        `invalid URL ${JSON.stringify(maskURL(String(req.url)))}`,
+        {
+          cause,
+        },
       );
     }
     const sp = req.searchParams;
@@ -164,22 +185,22 @@ export class Client {
     return url;
   }
 
-  async #follow(
-    req: ClientRequest,
-    firstURL: URL,
-    firstMethod: string,
-    signal: AbortSignal | undefined,
-  ): Promise<Response> {
-    let url = firstURL;
-    let method = firstMethod;
+  async #follow(req: ClientRequest, current: Hop, signal: AbortSignal | undefined): Promise<Response> {
+    const initial = current.url;
+    let url = current.url;
+    let method = current.method;
     let headers = mergeHeaders(this.headers, req.headers);
     let body: BodyInit | null | undefined = req.body;
     let json = req.json;
     let form = req.form;
-    let host = req.host;
+    let getBody = req.getBody;
+    // A custom Host, from the option or a Host header (the option wins, as in the Transport).
+    let host = req.host ?? headers.get("host") ?? undefined;
+    headers.delete("host");
     let hop = 0;
+    // Every request sent so far, oldest first; each later one is the object checkRedirect was shown.
     const via: RedirectRequest[] = [];
-    const initial = firstURL;
+    let sent: RedirectRequest = { url, method, headers };
 
     while (true) {
       const sendHeaders = new Headers(headers);
@@ -196,27 +217,27 @@ export class Client {
         url: target,
         method,
         headers: sendHeaders,
-        body: hop > 0 && body != null && !isReplayableInit(body) && req.getBody ? req.getBody() : body,
+        // A stream already sent once is replaced by getBody's fresh one.
+        body: hop > 0 && body != null && !isReplayableInit(body) && getBody ? getBody() : body,
         json,
         form,
       };
+      if (getBody === undefined) delete opts.getBody;
       if (host === undefined) delete opts.host;
       else opts.host = host;
       if (signal === undefined) delete opts.signal;
       else opts.signal = signal;
       const res = await this.transport.roundTrip(opts);
-      res.url = url.href;
+      res.url = withoutUserinfo(url).href;
       res.redirected = hop > 0;
-      if (this.jar !== undefined) {
-        for (const c of res.headers.getSetCookie()) await this.jar.setCookie(c, target.href);
-      }
+      if (this.jar !== undefined) await storeCookies(this.jar, res, target.href);
 
       const location = res.headers.get("location");
       if (!REDIRECT_STATUSES.has(res.status) || location === null) return res;
       const plan = redirectPlan(res.status, method);
-      const hasBody = body != null || json !== undefined || form !== undefined;
-      if (plan.keepBody && hasBody && body != null && !isReplayableInit(body) && req.getBody === undefined) {
-        // 307/308 with a one-shot stream and no getBody: we cannot resend it. Return the 3xx.
+      if (plan.keepBody && body != null && !isReplayableInit(body) && getBody === undefined) {
+        // 307/308 after a one-shot stream and no getBody: it cannot be sent again, and
+        // sending the new request without it would change its meaning. Return the 3xx.
         return res;
       }
       let next: URL;
@@ -227,64 +248,79 @@ export class Client {
         throw new RoundtripError(
           "ERR_BAD_RESPONSE",
           `redirect to an invalid Location ${JSON.stringify(location.slice(0, 200))}`,
-          {
-            cause,
-          },
+          { cause },
         );
       }
-      if (next.protocol !== "http:" && next.protocol !== "https:") {
-        return res;
-      }
+      if (next.protocol !== "http:" && next.protocol !== "https:") return res;
 
       const nextHeaders = new Headers(headers);
       if (!plan.keepBody) for (const h of BODY_HEADERS) nextHeaders.delete(h);
       if (!keepsCredentials(initial, next)) for (const h of SENSITIVE_HEADERS) nextHeaders.delete(h);
       const nextHost = host !== undefined && isRelativeLocation(location) ? host : undefined;
-      if (nextHost === undefined) nextHeaders.delete("host");
 
-      via.push({ url, method, headers: new Headers(headers), ...(hop > 0 ? { response: res } : {}) });
-      if (via.length > this.maxRedirects) {
-        await res.close();
-        throw new RoundtripError("ERR_TOO_MANY_REDIRECTS", `stopped after ${this.maxRedirects} redirects`, {
-          url: redactURL(next),
-        });
-      }
+      via.push(sent);
       const nextReq: RedirectRequest = {
         url: next,
         method: plan.method,
         headers: nextHeaders,
         response: res,
       };
+      current.url = next;
+      current.method = plan.method;
+      if (via.length > this.maxRedirects) {
+        await res.close();
+        throw new RoundtripError("ERR_TOO_MANY_REDIRECTS", `stopped after ${this.maxRedirects} redirects`);
+      }
       if (this.checkRedirect !== undefined) {
+        // biome-ignore lint/suspicious/noConfusingVoidType: what CheckRedirect returns.
         let verdict: void | false;
         try {
           verdict = this.checkRedirect(nextReq, via.slice());
         } catch (cause) {
           await res.close();
-          throw new RoundtripError(
-            "ERR_REDIRECT",
-            `checkRedirect refused the redirect to ${redactURL(next)}`,
-            {
-              cause,
-              url: redactURL(next),
-            },
-          );
+          const why = cause instanceof Error ? `: ${cause.message}` : "";
+          throw new RoundtripError("ERR_REDIRECT", `checkRedirect refused the redirect${why}`, { cause });
         }
-        if (verdict === false) return res;
+        if (verdict === false) {
+          current.url = url;
+          current.method = method;
+          return res;
+        }
       }
       // Drain (bounded) so the next hop can reuse the connection.
       await res.close();
 
-      url = next;
-      method = plan.method;
+      sent = nextReq;
+      url = nextReq.url;
+      method = nextReq.method;
       headers = nextHeaders;
       host = nextHost;
       if (!plan.keepBody) {
         body = undefined;
         json = undefined;
         form = undefined;
+        getBody = undefined;
       }
       hop++;
+    }
+  }
+}
+
+interface Hop {
+  url: URL;
+  method: string;
+}
+
+/**
+ * Stores a response's cookies. A cookie the jar refuses (another domain, a public
+ * suffix, a bad attribute) is dropped, as Go's cookiejar drops it: never fatal.
+ */
+async function storeCookies(jar: CookieJar, res: Response, url: string): Promise<void> {
+  for (const c of res.headers.getSetCookie()) {
+    try {
+      await jar.setCookie(c, url);
+    } catch {
+      // Refused by the jar's rules: ignored.
     }
   }
 }
@@ -343,14 +379,41 @@ function mergeHeaders(defaults: Headers | null, given: HeadersInit | undefined):
 function stripUserinfo(url: URL, headers: Headers): URL {
   if (url.username === "" && url.password === "") return url;
   if (!headers.has("authorization")) {
-    const user = decodeURIComponent(url.username);
-    const pass = decodeURIComponent(url.password);
+    let user: string;
+    let pass: string;
+    try {
+      user = decodeURIComponent(url.username);
+      pass = decodeURIComponent(url.password);
+    } catch (cause) {
+      throw new RoundtripError("ERR_INVALID_REQUEST", "invalid percent-encoding in the URL's userinfo", {
+        cause,
+      });
+    }
     headers.set("Authorization", "Basic " + Buffer.from(`${user}:${pass}`, "utf8").toString("base64"));
   }
+  return withoutUserinfo(url);
+}
+
+function withoutUserinfo(url: URL): URL {
+  if (url.username === "" && url.password === "") return url;
   const clean = new URL(url.href);
   clean.username = "";
   clean.password = "";
   return clean;
+}
+
+/**
+ * A URL string as it may appear in messages, even when it does not parse: the password
+ * between "scheme://user:" and the last "@" of the authority becomes ***.
+ * @internal
+ */
+export function maskURL(text: string): string {
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#\\]*)@/.exec(text);
+  if (m === null) return redactURL(text);
+  const userinfo = m[2]!;
+  const colon = userinfo.indexOf(":");
+  if (colon < 0) return text;
+  return `${m[1]}${userinfo.slice(0, colon)}:***@${text.slice(m[0].length)}`;
 }
 
 function toParams(obj: Record<string, string | number | boolean>): URLSearchParams {
@@ -359,12 +422,15 @@ function toParams(obj: Record<string, string | number | boolean>): URLSearchPara
   return p;
 }
 
-/** Prefixes an error message with the method and the (redacted) URL, once, as Go's url.Error. */
+/**
+ * Prefixes an error message with the method and (redacted) URL of the request that
+ * failed or was refused, once, as Go's url.Error; `err.url` is that same URL.
+ */
 function prefix(err: unknown, method: string, url: URL): unknown {
   if (!(err instanceof RoundtripError) || (err as unknown as Record<symbol, boolean>)[kPrefixed]) return err;
   const shown = redactURL(url);
   err.message = `${method} ${shown}: ${err.message}`;
-  err.url ??= shown;
+  err.url = shown;
   (err as unknown as Record<symbol, boolean>)[kPrefixed] = true;
   return err;
 }

@@ -1,20 +1,27 @@
 /**
  * fetch(): the WHATWG Fetch API over roundtrip's Client, so code written for
  * globalThis.fetch gets the pool, retries, zero copy and traces. It returns a standard
- * globalThis.Response. Differences from Node's built-in fetch are listed in docs/fetch.md.
+ * globalThis.Response. Differences from Node's built-in fetch are listed in docs/fetch.md
+ * (and asserted in test/client/fetch-compare.test.ts).
  */
 import type { BodyInit } from "../body/outgoing.js";
 import { RoundtripError } from "../errors.js";
 import type { Response as RtResponse } from "../transport/response.js";
-import { Client, type ClientRequest, getDefaultClient } from "./client.js";
+import { Client, type ClientRequest, getDefaultClient, maskURL } from "./client.js";
 
 export interface FetchInit extends Omit<RequestInit, "body"> {
+  /** Every BodyInit of roundtrip: fetch's own kinds, plus file(), Node Readables and async iterables. */
   body?: BodyInit | null;
-  /** Send with this Client instead of the default one. */
+  /** Node's fetch requires "half" with a stream body; ours accepts it and does not require it. */
+  duplex?: "half";
+  /** Send with this Client (its transport, timeout, jar, default headers, baseURL) instead of the default one. */
   client?: Client;
 }
 
+/** Statuses whose Response has a null body (WHATWG "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+/** Methods fetch refuses (WHATWG "forbidden method"). */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 
 export async function fetch(
   input: string | URL | Request,
@@ -37,29 +44,27 @@ export async function fetch(
   } else {
     url = String(input);
   }
+  try {
+    new URL(url, client.baseURL);
+  } catch (cause) {
+    throw new TypeError(`Failed to parse URL from ${maskURL(url)}`, { cause });
+  }
   method = normalizeMethod(method ?? "GET");
+  if (FORBIDDEN_METHODS.has(method.toUpperCase()))
+    throw new TypeError(`'${method}' HTTP method is unsupported.`);
   if ((method === "GET" || method === "HEAD") && body != null) {
     throw new TypeError("Request with GET/HEAD method cannot have body.");
   }
   if (signal?.aborted) throw signal.reason;
 
   const req: ClientRequest = { url, method };
-  if (headers !== undefined) req.headers = headers as ClientRequest["headers"];
+  const h = new globalThis.Headers(headers as globalThis.HeadersInit | undefined);
+  // fetch sends Accept: */* unless the request (or the client's defaults) says otherwise.
+  if (!h.has("accept") && !(client.headers?.has("accept") ?? false)) h.set("accept", "*/*");
+  req.headers = h;
   if (body != null) req.body = body;
   if (signal) req.signal = signal;
-  let target: Client = client;
-  if (redirect === "manual" || redirect === "error") {
-    target = new Client({
-      transport: client.transport,
-      timeout: client.timeout,
-      maxRedirects: client.maxRedirects,
-      ...(client.jar ? { jar: client.jar } : {}),
-      checkRedirect: () => {
-        if (redirect === "error") throw new TypeError("redirect mode is set to error");
-        return false;
-      },
-    });
-  }
+  const target = redirect === "manual" || redirect === "error" ? withRedirectMode(client, redirect) : client;
 
   let res: RtResponse;
   try {
@@ -68,7 +73,7 @@ export async function fetch(
     if (signal?.aborted) throw signal.reason;
     throw new TypeError("fetch failed", { cause: err });
   }
-  if (res.status < 200) {
+  if (res.status < 200 || res.status > 599) {
     await res.close();
     throw new TypeError("fetch failed", {
       cause: new RoundtripError("ERR_BAD_RESPONSE", `status ${res.status} cannot be returned by fetch`),
@@ -76,7 +81,7 @@ export async function fetch(
   }
   const nullBody = NULL_BODY_STATUS.has(res.status) || method === "HEAD";
   if (nullBody) await res.close();
-  const out = new globalThis.Response(nullBody ? null : res.body.webStream(), {
+  const out = new globalThis.Response(nullBody ? null : bodyStream(res, signal), {
     status: res.status,
     statusText: res.statusText,
     headers: res.headers.raw(),
@@ -84,6 +89,48 @@ export async function fetch(
   Object.defineProperty(out, "url", { value: res.url.replace(/#.*$/, ""), enumerable: true });
   Object.defineProperty(out, "redirected", { value: res.redirected, enumerable: true });
   return out;
+}
+
+/** The same client, with checkRedirect replaced to stop (manual) or fail (error) at the first redirect. */
+function withRedirectMode(client: Client, mode: "manual" | "error"): Client {
+  return new Client({
+    transport: client.transport,
+    timeout: client.timeout,
+    maxRedirects: client.maxRedirects,
+    ...(client.jar ? { jar: client.jar } : {}),
+    ...(client.baseURL ? { baseURL: client.baseURL } : {}),
+    ...(client.headers ? { headers: client.headers } : {}),
+    checkRedirect: () => {
+      if (mode === "error") throw new TypeError("unexpected redirect");
+      return false;
+    },
+  });
+}
+
+/**
+ * The response body as a ReadableStream. Once the caller's signal has fired, a read
+ * fails with the signal's reason, as with Node's fetch (not our ERR_ABORTED).
+ */
+function bodyStream(res: RtResponse, signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
+  const it = res.body[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let r: IteratorResult<Uint8Array>;
+        try {
+          r = await it.next();
+        } catch (err) {
+          throw signal?.aborted ? signal.reason : err;
+        }
+        if (r.done) controller.close();
+        else controller.enqueue(r.value);
+      },
+      async cancel() {
+        await it.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 const NORMALIZED = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);

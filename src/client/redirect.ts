@@ -8,7 +8,13 @@ import type { BodyInit } from "../body/outgoing.js";
 export const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** Headers that leave with the caller's credentials when a redirect changes domain. */
-export const SENSITIVE_HEADERS = ["authorization", "cookie", "proxy-authorization", "www-authenticate"];
+export const SENSITIVE_HEADERS = [
+  "authorization",
+  "cookie",
+  "cookie2",
+  "proxy-authorization",
+  "www-authenticate",
+];
 
 /** Headers that describe a body, dropped when the redirect drops the body. */
 export const BODY_HEADERS = [
