@@ -45,11 +45,15 @@ export interface RedirectRequest {
 
 /**
  * Called before each redirect is followed with the next request and every request sent
- * so far, oldest first (`via[0]` is the original). Return false to stop and get the 3xx
- * response as is (Go's ErrUseLastResponse); throw to fail the call with ERR_REDIRECT.
+ * so far, oldest first (`via[0]` is the original). Return (or resolve to) false to stop
+ * and get the 3xx response as is (Go's ErrUseLastResponse); anything else follows.
+ * Throw (or reject) to fail the call with ERR_REDIRECT and the error as `cause`.
  */
-// biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing means "follow".
-export type CheckRedirect = (req: RedirectRequest, via: RedirectRequest[]) => void | false;
+export type CheckRedirect = (
+  req: RedirectRequest,
+  via: RedirectRequest[],
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing means "follow".
+) => void | boolean | Promise<void | boolean>;
 
 export interface ClientOptions {
   /** Default: the shared default Transport. */
@@ -206,7 +210,7 @@ export class Client {
       const sendHeaders = new Headers(headers);
       const target = stripUserinfo(url, sendHeaders);
       if (this.jar !== undefined) {
-        const cookies = await this.jar.getCookieString(target.href);
+        const cookies = await bounded(this.jar.getCookieString(target.href), signal);
         if (cookies) {
           const prev = sendHeaders.get("cookie");
           sendHeaders.set("Cookie", prev ? `${prev}; ${cookies}` : cookies);
@@ -230,7 +234,14 @@ export class Client {
       const res = await this.transport.roundTrip(opts);
       res.url = withoutUserinfo(url).href;
       res.redirected = hop > 0;
-      if (this.jar !== undefined) await storeCookies(this.jar, res, target.href);
+      if (this.jar !== undefined) {
+        try {
+          await bounded(storeCookies(this.jar, res, target.href), signal);
+        } catch (err) {
+          await res.close();
+          throw err;
+        }
+      }
 
       const location = res.headers.get("location");
       if (!REDIRECT_STATUSES.has(res.status) || location === null) return res;
@@ -273,11 +284,12 @@ export class Client {
       }
       if (this.checkRedirect !== undefined) {
         // biome-ignore lint/suspicious/noConfusingVoidType: what CheckRedirect returns.
-        let verdict: void | false;
+        let verdict: void | boolean;
         try {
-          verdict = this.checkRedirect(nextReq, via.slice());
+          verdict = await bounded(this.checkRedirect(nextReq, via.slice()), signal);
         } catch (cause) {
           await res.close();
+          if (signal?.aborted && cause === abortReason(signal)) throw cause;
           const why = cause instanceof Error ? `: ${cause.message}` : "";
           throw new RoundtripError("ERR_REDIRECT", `checkRedirect refused the redirect${why}`, { cause });
         }
@@ -309,6 +321,45 @@ export class Client {
 interface Hop {
   url: URL;
   method: string;
+}
+
+/**
+ * `value`, or the abort reason if `signal` fires first: a jar or checkRedirect that
+ * hangs cannot outlive the deadline or the caller's abort.
+ */
+function bounded<T>(value: T | Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!(value instanceof Promise) || signal === undefined) return Promise.resolve(value);
+  if (signal.aborted) {
+    value.catch(() => {});
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    value.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+const abortErrors = new WeakMap<AbortSignal, RoundtripError>();
+/** The signal's reason as a RoundtripError (ERR_ABORTED wrapping the caller's reason), the same object each time. */
+function abortReason(signal: AbortSignal): RoundtripError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof RoundtripError) return reason;
+  let err = abortErrors.get(signal);
+  if (err === undefined) {
+    err = new RoundtripError("ERR_ABORTED", "the request was aborted", { cause: reason });
+    abortErrors.set(signal, err);
+  }
+  return err;
 }
 
 /**

@@ -127,6 +127,40 @@ test("the jar is asked and told in order, once per hop (Go's TestJarCalls)", asy
   await assertNoLeaks(t, base);
 });
 
+test("a jar that hangs or throws cannot outlive the deadline nor leak the response", async () => {
+  const base = tcpHandles();
+  const peer = await recordingServer((_req, res) => {
+    res.setHeader("set-cookie", "a=1");
+    res.end("x");
+  });
+  const t = newTransport();
+  const hangGet = new Client({
+    transport: t,
+    timeout: 50,
+    jar: { getCookieString: () => new Promise<string>(() => {}), setCookie: () => {} },
+  });
+  assert.equal((await rejectsWith(hangGet.get(peer.url), "ERR_TIMEOUT")).phase, "client");
+  const hangSet = new Client({
+    transport: t,
+    timeout: 50,
+    jar: { getCookieString: () => "", setCookie: () => new Promise(() => {}) },
+  });
+  assert.equal((await rejectsWith(hangSet.get(peer.url), "ERR_TIMEOUT")).phase, "client");
+  const boom = new Error("jar broken");
+  const throwing = new Client({
+    transport: t,
+    jar: {
+      getCookieString: () => {
+        throw boom;
+      },
+      setCookie: () => {},
+    },
+  });
+  await assert.rejects(throwing.get(peer.url), (e) => e === boom);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
 // ---- basic auth from userinfo --------------------------------------------------------
 
 function basic(user: string, pass: string): string {

@@ -23,7 +23,7 @@ import {
   RoundtripError,
   type TransportRequest,
 } from "../../src/index.js";
-import { assertNoLeaks, rejectsWith, tcpHandles } from "../helpers.js";
+import { assertNoLeaks, rejectsWith, tcpHandles, waitFor } from "../helpers.js";
 import { closeLeftovers, fakeDNS, httpPeer, newTransport, recordingServer, redirect } from "./util.js";
 
 afterEach(closeLeftovers);
@@ -706,6 +706,47 @@ test("a redirect body too large to drain costs its connection, not the redirect"
   const res = await c.get(`${peer.url}/big`);
   assert.equal(await res.text(), "end");
   assert.equal(peer.connections, 2);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("checkRedirect may be async: a promised false stops, a rejection is ERR_REDIRECT, a hang is bounded by the deadline", async () => {
+  const base = tcpHandles();
+  const peer = await chain(3);
+  const t = newTransport();
+  const stop = new Client({ transport: t, checkRedirect: async () => false });
+  const res = await stop.get(peer.url);
+  assert.equal(res.status, 302);
+  assert.equal(await res.text(), "moved");
+
+  const why = new Error("async no");
+  const refuse = new Client({
+    transport: t,
+    checkRedirect: async () => {
+      await new Promise((r) => setImmediate(r));
+      throw why;
+    },
+  });
+  assert.equal((await rejectsWith(refuse.get(peer.url), "ERR_REDIRECT")).cause, why);
+
+  const follow = new Client({ transport: t, checkRedirect: async () => undefined });
+  assert.equal(await (await follow.get(peer.url)).text(), "n=3");
+
+  const hang = new Client({ transport: t, timeout: 50, checkRedirect: () => new Promise<void>(() => {}) });
+  const err = await rejectsWith(hang.get(peer.url), "ERR_TIMEOUT");
+  assert.equal(err.phase, "client");
+  const ac = new AbortController();
+  const pending = new Client({ transport: t, checkRedirect: () => new Promise<void>(() => {}) }).get(
+    peer.url,
+    {
+      signal: ac.signal,
+    },
+  );
+  const before = peer.seen.length;
+  await waitFor(() => peer.seen.length > before, 2000, "first hop");
+  const reason = new Error("caller");
+  ac.abort(reason);
+  assert.equal((await rejectsWith(pending, "ERR_ABORTED")).cause, reason);
   await peer.close();
   await assertNoLeaks(t, base);
 });
