@@ -106,11 +106,26 @@ export class Client {
     this.jar = options.jar;
     this.checkRedirect = options.checkRedirect;
     this.maxRedirects = options.maxRedirects ?? 10;
-    this.baseURL = options.baseURL === undefined ? undefined : new URL(String(options.baseURL));
     this.headers = options.headers === undefined ? null : new Headers(options.headers);
     if (!Number.isFinite(this.timeout) || this.timeout < 0) {
       throw new RoundtripError("ERR_INVALID_REQUEST", "Client timeout must be a number ≥ 0");
     }
+    if (!Number.isSafeInteger(this.maxRedirects) || this.maxRedirects < 0) {
+      throw new RoundtripError("ERR_INVALID_REQUEST", "Client maxRedirects must be an integer ≥ 0");
+    }
+    let baseURL: URL | undefined;
+    if (options.baseURL !== undefined) {
+      try {
+        baseURL = new URL(String(options.baseURL));
+      } catch (cause) {
+        throw new RoundtripError(
+          "ERR_INVALID_REQUEST",
+          `invalid baseURL ${JSON.stringify(maskURL(String(options.baseURL)))}`,
+          { cause },
+        );
+      }
+    }
+    this.baseURL = baseURL;
   }
 
   request(url: string | URL, opts: ClientRequestOptions = {}): Promise<Response> {

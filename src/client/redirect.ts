@@ -61,9 +61,14 @@ export function isReplayableInit(body: BodyInit | null | undefined): boolean {
   );
 }
 
-/** The next URL: Location resolved against the current one; the fragment kept if Location has none (browsers). */
+/**
+ * The next URL: Location resolved against the current one; the fragment kept if
+ * Location has none (browsers). Header values reach us as latin1 (one char per byte);
+ * bytes ≥ 0x80 are percent-encoded as they are, so a UTF-8 Location means what it
+ * says (as in browsers) and any other bytes go back as sent (as in Go).
+ */
 export function resolveLocation(location: string, current: URL): URL {
-  const next = new URL(location, current);
+  const next = new URL(escapeHighBytes(location), current);
   if (next.hash === "" && current.hash !== "" && !location.includes("#")) next.hash = current.hash;
   return next;
 }
@@ -71,4 +76,9 @@ export function resolveLocation(location: string, current: URL): URL {
 /** Whether a Location is relative (a custom Host survives only those). */
 export function isRelativeLocation(location: string): boolean {
   return !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(location) && !location.startsWith("//");
+}
+
+function escapeHighBytes(s: string): string {
+  if (!/[\u0080-\u00ff]/.test(s)) return s;
+  return s.replace(/[\u0080-\u00ff]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
 }

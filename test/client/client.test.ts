@@ -374,7 +374,17 @@ test("a finished exchange leaves no deadline timer behind", async () => {
   assert.equal(timers(), before);
   await peer.close();
   await assertNoLeaks(t, base);
-  assert.throws(() => new Client({ timeout: -1 }), { code: "ERR_INVALID_REQUEST" });
+  for (const bad of [{ timeout: -1 }, { timeout: Number.NaN }, { maxRedirects: -1 }, { maxRedirects: 1.5 }]) {
+    assert.throws(() => new Client(bad), { code: "ERR_INVALID_REQUEST" }, JSON.stringify(bad));
+  }
+  assert.throws(
+    () => new Client({ baseURL: "http://u:pw@bad host/" }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, "ERR_INVALID_REQUEST");
+      assert.ok(!e.message.includes("pw"), e.message);
+      return true;
+    },
+  );
 });
 
 // ---- conveniences ------------------------------------------------------------------------

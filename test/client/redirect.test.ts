@@ -23,8 +23,16 @@ import {
   RoundtripError,
   type TransportRequest,
 } from "../../src/index.js";
-import { assertNoLeaks, rejectsWith, tcpHandles, waitFor } from "../helpers.js";
-import { closeLeftovers, fakeDNS, httpPeer, newTransport, recordingServer, redirect } from "./util.js";
+import { assertNoLeaks, readRequest, rejectsWith, tcpHandles, waitFor } from "../helpers.js";
+import {
+  closeLeftovers,
+  fakeDNS,
+  httpPeer,
+  newTransport,
+  rawPeer,
+  recordingServer,
+  redirect,
+} from "./util.js";
 
 afterEach(closeLeftovers);
 
@@ -89,6 +97,14 @@ test("resolveLocation: relative references, and the fragment kept as browsers ke
   ];
   for (const [loc, want] of cases) assert.equal(resolveLocation(loc, base).href, want, loc);
   assert.equal(resolveLocation("/x", new URL("http://h.test/")).href, "http://h.test/x");
+  // Header values arrive one char per byte: UTF-8 bytes mean UTF-8, others go back as sent.
+  const root = new URL("http://h.test/");
+  assert.equal(
+    resolveLocation("/caf\u00c3\u00a9?q=\u00c3\u00a9", root).href,
+    "http://h.test/caf%C3%A9?q=%C3%A9",
+  );
+  assert.equal(resolveLocation("/caf\u00e9", root).href, "http://h.test/caf%E9");
+  assert.equal(resolveLocation("http://b\u00c3\u00bccher.test/", root).href, "http://xn--bcher-kva.test/");
 });
 
 test("isRelativeLocation: only references without a scheme or authority", () => {
@@ -747,6 +763,43 @@ test("checkRedirect may be async: a promised false stops, a rejection is ERR_RED
   const reason = new Error("caller");
   ac.abort(reason);
   assert.equal((await rejectsWith(pending, "ERR_ABORTED")).cause, reason);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("a Location in raw UTF-8 bytes is followed to the URL it names (as Node's fetch does)", async () => {
+  const base = tcpHandles();
+  const lines: string[] = [];
+  const peer = await rawPeer(async (socket) => {
+    const { head } = await readRequest(socket);
+    const line = head.split("\r\n")[0]!;
+    lines.push(line);
+    if (line.startsWith("GET /start ")) {
+      socket.write(
+        Buffer.concat([
+          Buffer.from("HTTP/1.1 302 Found\r\nLocation: /caf"),
+          Buffer.from("é/ü?x=✓", "utf8"),
+          Buffer.from("\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        ]),
+      );
+    } else {
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    }
+    socket.end();
+  });
+  const t = newTransport();
+  const res = await new Client({ transport: t }).get(`${peer.url}/start`);
+  assert.equal(await res.text(), "ok");
+  assert.equal(res.url, `${peer.url}/caf%C3%A9/%C3%BC?x=%E2%9C%93`);
+  const theirs = await globalThis.fetch(`${peer.url}/start`);
+  assert.equal(await theirs.text(), "ok");
+  assert.equal(theirs.url, res.url);
+  assert.deepEqual(lines, [
+    "GET /start HTTP/1.1",
+    "GET /caf%C3%A9/%C3%BC?x=%E2%9C%93 HTTP/1.1",
+    "GET /start HTTP/1.1",
+    "GET /caf%C3%A9/%C3%BC?x=%E2%9C%93 HTTP/1.1",
+  ]);
   await peer.close();
   await assertNoLeaks(t, base);
 });
