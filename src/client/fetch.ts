@@ -22,6 +22,8 @@ export interface FetchInit extends Omit<RequestInit, "body"> {
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 /** Methods fetch refuses (WHATWG "forbidden method"). */
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+/** RFC 9110 token. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export async function fetch(
   input: string | URL | Request,
@@ -50,6 +52,7 @@ export async function fetch(
     throw new TypeError(`Failed to parse URL from ${maskURL(url)}`, { cause });
   }
   method = normalizeMethod(method ?? "GET");
+  if (!TOKEN.test(method)) throw new TypeError(`'${method}' is not a valid HTTP method.`);
   if (FORBIDDEN_METHODS.has(method.toUpperCase()))
     throw new TypeError(`'${method}' HTTP method is unsupported.`);
   if ((method === "GET" || method === "HEAD") && body != null) {

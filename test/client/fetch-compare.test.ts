@@ -74,6 +74,10 @@ function route(req: http.IncomingMessage, res: http.ServerResponse, body: string
       echo();
       return;
     }
+    case "/noloc":
+      res.statusCode = 302;
+      res.end("no location");
+      return;
     case "/rel":
       res.writeHead(301, { location: "sub/../echo?from=rel" });
       res.end("moved");
@@ -160,7 +164,11 @@ test("our fetch and Node's fetch agree on the common cases", async () => {
     ["manual 307", "/r307", { redirect: "manual", method: "POST", body: "x" }],
     ["error mode", "/r302", { redirect: "error" }],
     ["error mode, no redirect", "/plain", { redirect: "error" }],
-    ["3xx without Location", "/r300", {}],
+    ["300 is not followed", "/r300", {}],
+    ["302 without Location", "/noloc", {}],
+    ["bad method", "/echo", { method: "bad method" }],
+    ["forbidden method", "/echo", { method: "CONNECT" }],
+    ["bad header value", "/echo", { headers: { "x-bad": "a\nb" } }],
     ["custom header", "/echo", { headers: { "X-Mine": "mine" } }],
     ["lower-case method normalized", "/echo", { method: "post", body: "lc" }],
     ["GET with body rejected", "/echo", { method: "GET", body: "x" }],
@@ -169,6 +177,19 @@ test("our fetch and Node's fetch agree on the common cases", async () => {
     const theirs = await outcome(nodeFetch(u(path), init));
     const ours = await outcome(fetch(u(path), { ...(init as FetchInit), client }));
     assert.deepEqual(ours, theirs, name);
+  }
+  // Input errors have the same class and message.
+  for (const url of ["exa mple", "/relative", "http://[bad/"]) {
+    assert.deepEqual(await outcome(fetch(url, { client })), await outcome(nodeFetch(url)), url);
+  }
+  // A body read twice.
+  for (const f of [nodeFetch, (url: string) => fetch(url, { client })]) {
+    const r = await f(u("/plain"));
+    await r.text();
+    await assert.rejects(r.text(), {
+      name: "TypeError",
+      message: "Body is unusable: Body has already been read",
+    });
   }
   await peer.close();
   await assertNoLeaks(transport, base);
@@ -272,6 +293,47 @@ test("the differences docs/fetch.md lists are real", async () => {
   // 8. Response.type.
   assert.equal((await ours("/204")).type, "default");
   assert.equal((await theirs("/204")).type, "basic");
+
+  // 9. A Request object's body is a one-shot stream to us: a 307 is returned, not followed.
+  const mk = () => new Request(`${peer.url}/r307`, { method: "POST", body: "rb" });
+  const ro = await fetch(mk(), { client });
+  assert.equal(ro.status, 307);
+  await ro.body?.cancel();
+  assert.deepEqual(await (await nodeFetch(mk())).json(), {
+    method: "POST",
+    path: "/echo",
+    body: "rb",
+    mine: null,
+  });
+
+  // 10. Credentials across a port change: Go's rule (same host) keeps Authorization; fetch's (same origin) drops it.
+  const other = await httpPeer((req, res) => res.end(String(req.headers.authorization)));
+  const hop = await httpPeer((_req, res) => {
+    res.writeHead(302, { location: `${other.url}/` });
+    res.end();
+  });
+  const auth = { headers: { authorization: "Bearer t" } };
+  assert.equal(await (await fetch(hop.url, { ...auth, client })).text(), "Bearer t");
+  assert.equal(await (await nodeFetch(hop.url, auth)).text(), "undefined");
+
+  // 11. Redirect limit: the Client's maxRedirects (10) against fetch's 20.
+  const long = await httpPeer((req, res) => {
+    const n = Number(new URL(req.url ?? "/", "http://x").searchParams.get("n") ?? 0);
+    if (n < 15) res.writeHead(302, { location: `/?n=${n + 1}` }).end();
+    else res.end("end");
+  });
+  assert.equal(await (await nodeFetch(long.url)).text(), "end");
+  await assert.rejects(fetch(long.url, { client }), (e: Error & { cause?: { code?: string } }) => {
+    assert.equal(e.cause?.code, "ERR_TOO_MANY_REDIRECTS");
+    return true;
+  });
+
+  // 12. data: URLs.
+  assert.equal(await (await nodeFetch("data:,hi")).text(), "hi");
+  await assert.rejects(fetch("data:,hi", { client }), TypeError);
+  await other.close();
+  await hop.close();
+  await long.close();
   await peer.close();
   await assertNoLeaks(transport, base);
 });
