@@ -284,7 +284,9 @@ export class Conn implements ResponseHandler {
         socket.write(head);
         this.#wroteHeaders(ex);
         if (!(await this.#waitContinue(ex))) return;
+        // #writeChunks reports the progress and wroteRequest itself.
         await this.#writeChunks(ex, framing, oneChunk(bytes), bytes.length);
+        return;
       } else if (framing.kind === "chunked") {
         socket.write(
           Buffer.concat([
