@@ -55,7 +55,8 @@ export function redactURL(url: URL | string): string {
   try {
     u = typeof url === "string" ? new URL(url) : url;
   } catch {
-    return String(url);
+    // Not a URL we can parse: still never show what looks like a password.
+    return String(url).replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#@:]*):[^/?#@]*@/, "$1:***@");
   }
   if (u.password === "") return u.href;
   const copy = new URL(u.href);
