@@ -172,7 +172,6 @@ async function main() {
   mkdirSync(outDir, { recursive: true });
   const out = join(outDir, `${report.date.replace(/[:.]/g, "-")}.json`);
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(outDir, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
   console.log(`results: ${out}`);
 }
 
