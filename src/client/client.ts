@@ -56,23 +56,28 @@ export type CheckRedirect = (
 ) => void | boolean | Promise<void | boolean>;
 
 export interface ClientOptions {
-  /** Default: the shared default Transport. */
+  /** Sends each hop. Default: the shared default Transport (getDefaultTransport()). */
   transport?: RoundTripper;
-  /** ms for the whole exchange: every redirect and reading the body. 0 = none. Default 0. */
+  /**
+   * ms for the whole exchange: every hop, every redirect, the jar and checkRedirect, and
+   * reading the body to its end. Fails with ERR_TIMEOUT, phase "client". 0 = none.
+   * Default 0. The Transport's own timeouts (dial, responseHeader, body stall) still apply.
+   */
   timeout?: number;
+  /** Cookie store asked before each hop and told after it. Default: none (no cookies kept). */
   jar?: CookieJar;
-  /** Return false to stop and get the 3xx response as is; throw to fail with ERR_REDIRECT. */
+  /** Decides each redirect; see CheckRedirect. Default: follow (up to maxRedirects). */
   checkRedirect?: CheckRedirect;
-  /** Redirects followed at most; one more is ERR_TOO_MANY_REDIRECTS. Default 10. */
+  /** Redirects followed at most; one more is ERR_TOO_MANY_REDIRECTS (0: none followed). Default 10. */
   maxRedirects?: number;
-  /** Resolves relative request URLs. */
+  /** Base for relative request URLs, resolved as `new URL(url, baseURL)` (keep a trailing slash). Default: none. */
   baseURL?: string | URL;
-  /** Sent with every request unless the request sets the same header. */
+  /** Sent with every request unless the request sets a header of the same name (any case). Default: none. */
   headers?: HeadersInit;
 }
 
 export interface ClientRequestOptions extends RequestOptions {
-  /** Added to the URL's query. */
+  /** Appended to the URL's query (after what the URL already has). */
   searchParams?: URLSearchParams | Record<string, string | number | boolean> | string;
   /** Overrides the client's timeout for this call (ms, 0 = none). */
   timeout?: number;
