@@ -649,6 +649,9 @@ export class Conn implements ResponseHandler {
     this.owner.inactive(this);
     this.owner.closed(this);
     if (ex.response !== null) ex.response.socket = socket;
+    // The 101 response itself has no body: end it, so reading it does not hang and a
+    // dropped Response is not reported as an unconsumed body.
+    ex.buffer?.end();
   }
 
   // ---- pausing, discarding, failing ---------------------------------------------
