@@ -150,11 +150,11 @@ async function sendToSocket(
   signal: AbortSignal,
   progress: SendResult,
 ): Promise<void> {
-  // node:http writes the head to the socket here (not lazily with the first body chunk);
-  // then wait until the socket has handed it to the kernel, since sendfile(2) writes to
-  // the descriptor underneath whatever is still queued in the stream.
+  // node:http writes the head to the socket now, not with the first body chunk. The head
+  // and any multipart preamble are ordinary socket writes; sendFileToSocket waits for them
+  // to reach the kernel before the file's bytes go in underneath the stream
+  // (docs/zerocopy.md), so only its calls need awaiting.
   res.flushHeaders();
-  if (socket.writableLength > 0 || socket.writableCorked > 0) await writeToSocket(socket, EMPTY, signal);
   const refresh = socketTimeoutRefresher(socket);
   const onProgress = (n: number) => {
     progress.bytes += n;
@@ -163,27 +163,12 @@ async function sendToSocket(
   for (const seg of segments) {
     signal.throwIfAborted();
     if (seg instanceof Uint8Array) {
-      await writeToSocket(socket, seg, signal);
+      socket.write(seg);
       progress.bytes += seg.length;
     } else {
       await sendFileToSocket(socket, fd, seg.start, seg.length, { signal, onProgress });
     }
   }
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/** Writes to the socket and waits for the write callback: the bytes are with the kernel. */
-function writeToSocket(socket: Socket, data: Uint8Array, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    socket.write(data, (err) => {
-      signal.removeEventListener("abort", onAbort);
-      if (err) reject(err);
-      else resolve();
-    });
-  });
 }
 
 /**
