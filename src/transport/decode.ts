@@ -1,8 +1,9 @@
 /**
  * Transparent decompression of response bodies (gzip, deflate, br) between the
  * connection and the Body. Framing and reuse do not depend on it: the connection is
- * freed when the raw bytes are complete; corrupt data fails the Body with
- * ERR_BAD_RESPONSE. Backpressure runs both ways: a full decoder pauses the socket, a
+ * freed when the raw bytes are complete; corrupt or truncated data fails the Body with
+ * ERR_BAD_RESPONSE (as Go's io.ErrUnexpectedEOF); an empty body (no encoded byte at all)
+ * is an empty body. Backpressure runs both ways: a full decoder pauses the socket, a
  * slow reader pauses the decoder.
  */
 import * as zlib from "node:zlib";
@@ -28,7 +29,9 @@ function makeStream(coding: string): zlib.Gunzip | zlib.Inflate | zlib.BrotliDec
   switch (coding) {
     case "gzip":
     case "x-gzip":
-      return zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      // Default finishFlush (Z_FINISH): a stream cut short is an error, as in Go
+      // (io.ErrUnexpectedEOF), not a silently shorter body.
+      return zlib.createGunzip();
     case "deflate":
       return zlib.createInflate();
     case "br":
@@ -49,6 +52,8 @@ export function createDecoder(
   const stream = makeStream(coding);
   if (stream === null) return null;
   let failed = false;
+  /** Whether any encoded byte arrived; an empty body decodes to an empty body. */
+  let wrote = false;
   // The body's backpressure now pauses the decoder; the decoder's pauses the socket.
   buffer.source = {
     pause: () => stream.pause(),
@@ -66,11 +71,19 @@ export function createDecoder(
   stream.on("drain", () => conn.resumeReading(DECODER_PAUSE));
   return {
     write(chunk) {
-      if (failed || stream.destroyed) return;
+      if (failed || stream.destroyed || chunk.length === 0) return;
+      wrote = true;
       if (!stream.write(chunk)) conn.pauseReading(DECODER_PAUSE);
     },
     end() {
-      if (!failed && !stream.destroyed) stream.end();
+      if (failed || stream.destroyed) return;
+      if (wrote) {
+        stream.end();
+      } else {
+        // Nothing to decode (Go's gzip reader sees io.EOF at once): an empty body.
+        stream.destroy();
+        buffer.end();
+      }
     },
     destroy() {
       failed = true;
