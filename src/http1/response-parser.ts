@@ -52,6 +52,8 @@ export interface ResponseHead {
   keepAlive: boolean;
   /** `Keep-Alive: timeout=N` in seconds, or -1. */
   keepAliveTimeout: number;
+  /** Content-Encoding, found during the framing scan (lines joined with ","), or null. */
+  contentEncoding: string | null;
 }
 
 export interface ResponseHandler {
@@ -548,6 +550,7 @@ function frame(
   let connClose = false;
   let connKeepAlive = false;
   let keepAliveTimeout = -1;
+  let contentEncoding: string | null = null;
   let clIndex = -1;
   for (let k = 0; k < names.length; k++) {
     const name = names[k]!;
@@ -560,15 +563,26 @@ function frame(
           clIndex = k;
         }
         break;
+      case 16:
+        if (name.toLowerCase() === "content-encoding") {
+          contentEncoding = contentEncoding === null ? values[k]! : contentEncoding + "," + values[k]!;
+        }
+        break;
       case 17:
         if (name.toLowerCase() === "transfer-encoding") te = te === null ? values[k]! : te + "," + values[k]!;
         break;
       case 10:
         if (name.toLowerCase() === "connection") {
-          for (const tok of values[k]!.split(",")) {
-            const t = tok.trim().toLowerCase();
-            if (t === "close") connClose = true;
-            else if (t === "keep-alive") connKeepAlive = true;
+          const v = values[k]!.toLowerCase();
+          // The two common single-token values without splitting.
+          if (v === "keep-alive") connKeepAlive = true;
+          else if (v === "close") connClose = true;
+          else {
+            for (const tok of v.split(",")) {
+              const t = tok.trim();
+              if (t === "close") connClose = true;
+              else if (t === "keep-alive") connKeepAlive = true;
+            }
           }
         } else if (name.toLowerCase() === "keep-alive") {
           // A number too long to be a sane hint (or cut short by the regex) is no hint.
@@ -623,6 +637,7 @@ function frame(
     contentLength,
     keepAlive: reusable,
     keepAliveTimeout,
+    contentEncoding,
   };
 }
 

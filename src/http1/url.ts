@@ -32,6 +32,15 @@ const ZONE_ID = /^[A-Za-z0-9._~-]+$/;
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 export function parseRequestURL(input: string | URL): RequestURL {
+  // A genuine URL instance (no subclass, no own-property getters) is already parsed and
+  // serialized by WHATWG URL: take it without parsing its href again.
+  if (
+    input instanceof URL &&
+    Object.getPrototypeOf(input) === URL.prototype &&
+    Object.getOwnPropertyNames(input).length === 0
+  ) {
+    if (input.hostname.indexOf("%") === -1) return fromURL(input, "");
+  }
   let text: string;
   if (typeof input === "string") text = input;
   else if (input instanceof URL) text = input.href;
