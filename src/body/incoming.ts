@@ -148,8 +148,11 @@ const registry = new FinalizationRegistry<Abandoned>(({ buffer, site }) => {
   if (buffer.done || buffer.discarded) return;
   buffer.discarded = true;
   buffer.source?.abandon();
-  if (warnedSites.has(site)) return;
-  warnedSites.add(site);
+  // Once per call site: the caller's frame, not the whole stack (a loop or an async
+  // function resumed later calls from the same line with different frames below).
+  const key = site.split("\n", 1)[0]!;
+  if (warnedSites.has(key)) return;
+  warnedSites.add(key);
   process.emitWarning(
     `A response body was garbage-collected before it was read to the end or closed; its connection was destroyed. Read the body or call res.close() (or use \`await using\`). Request made at:\n${site}`,
     { code: "ROUNDTRIP_UNCONSUMED_BODY", type: "RoundtripWarning" },

@@ -94,8 +94,8 @@ export class Exchange implements BodySource {
   constructor(
     readonly conn: Conn,
     readonly req: PreparedRequest,
-    readonly onResponse: (res: Response) => void,
-    readonly onError: ExchangeError,
+    public onResponse: (res: Response) => void,
+    public onError: ExchangeError,
     readonly site: (() => string) | null,
     timings: Timings,
     t0: number,
@@ -582,9 +582,16 @@ export class Conn implements ResponseHandler {
       ex.site,
     );
     res.uncompressed = uncompressed;
-    ex.response = res;
+    // Only an upgrade needs the Response after this call (to attach the socket). Nothing
+    // the connection keeps may reach it otherwise: a Response dropped unread must be
+    // collectable so the unconsumed-body warning can fire.
+    ex.response = head.status === 101 ? res : null;
     if (head.framing === "none" && head.status !== 101) buffer.end();
-    ex.onResponse(res);
+    // The promise's resolve/reject functions would keep the resolved Response alive.
+    const deliver = ex.onResponse;
+    ex.onResponse = ignore;
+    ex.onError = ignore;
+    deliver(res);
   }
 
   onData(chunk: Buffer): void {
@@ -767,6 +774,8 @@ export class Conn implements ResponseHandler {
     }
   }
 }
+
+function ignore(): void {}
 
 function wasAccepted(ex: Exchange): boolean {
   const h = ex.req.headers;

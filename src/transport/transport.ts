@@ -127,6 +127,8 @@ export class Transport implements RoundTripper, ConnOwner {
   #connSettings: ConnSettings;
   #dialSettings: DialSettings;
   #sweepTimer: NodeJS.Timeout | null = null;
+  /** Dials in progress, settled or not; close() waits for them. */
+  #dials = new Set<Promise<unknown>>();
   #sweepEvery: number;
 
   constructor(options: TransportOptions = {}) {
@@ -395,7 +397,7 @@ export class Transport implements RoundTripper, ConnOwner {
     t0: number,
   ): void {
     pool.dialing++;
-    dial(
+    const settled: Promise<unknown> = dial(
       { scheme: pool.scheme, hostname: pool.hostname, port: pool.port },
       this.#dialSettings,
       req.trace,
@@ -428,6 +430,9 @@ export class Transport implements RoundTripper, ConnOwner {
         this.#forget(pool);
       },
     );
+    this.#dials.add(settled);
+    const forget = () => void this.#dials.delete(settled);
+    settled.then(forget, forget);
   }
 
   /** A connection is free (new or released): the first waiter gets it, else it goes idle. */
@@ -591,6 +596,13 @@ export class Transport implements RoundTripper, ConnOwner {
    * Resolves when every socket has closed.
    */
   async close(): Promise<void> {
+    // Every socket open now, collected before destroying them forgets them.
+    const sockets: Array<Promise<void>> = [];
+    for (const pool of this.#pools.values()) {
+      for (const conn of pool.conns) {
+        if (!conn.socket.closed) sockets.push(new Promise((r) => conn.socket.once("close", () => r())));
+      }
+    }
     if (!this.#closed) {
       this.#closed = true;
       this.#closing.abort(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport is closed"));
@@ -602,13 +614,8 @@ export class Transport implements RoundTripper, ConnOwner {
       if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
       this.#sweepTimer = null;
     }
-    const sockets: Array<Promise<void>> = [];
-    for (const pool of this.#pools.values()) {
-      for (const conn of pool.conns) {
-        if (!conn.socket.closed) sockets.push(new Promise((r) => conn.socket.once("close", () => r())));
-      }
-    }
-    await Promise.all(sockets);
+    // Dials stop on the closing signal; wait until each has given up (or closed its socket).
+    await Promise.allSettled([...sockets, ...this.#dials]);
   }
 }
 
