@@ -147,6 +147,8 @@ export class Conn implements ResponseHandler {
   expiresAt = Number.POSITIVE_INFINITY;
   /** Server's Keep-Alive timeout hint in ms, or -1. */
   keepAliveHint = -1;
+  /** performance.now() of the dial's moments (-1: did not happen), for the first exchange's timings. */
+  dialTimes: { started: number; dnsDone: number; connectDone: number; tlsDone: number } | null = null;
   /** performance.now() of the last byte read, for the body timeout sweep. */
   lastRead = 0;
   closed = false;

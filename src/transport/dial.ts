@@ -119,27 +119,49 @@ function tcpConnect(
   t0: number,
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const addr = `${target.hostname}:${target.port}`;
-    const wantsDNS =
-      isIP(target.hostname.replace(/%.*$/, "")) === 0 && trace !== null && (trace.dnsStart || trace.dnsDone);
-    const lookup = wantsDNS
+    let addr = `${target.hostname}:${target.port}`;
+    // connectStart fires once, after DNS for a name (Go's order: DNSStart, DNSDone,
+    // ConnectStart with the address dialed, ConnectDone); connectDone only if it did.
+    let connecting = false;
+    const connectStart = (a: string) => {
+      addr = a;
+      connecting = true;
+      trace?.connectStart?.("tcp", addr);
+    };
+    const connectDone = (err?: RoundtripError) => {
+      if (!connecting) return;
+      connecting = false;
+      if (err === undefined) trace?.connectDone?.("tcp", addr);
+      else trace?.connectDone?.("tcp", addr, err);
+    };
+    // Names go through our lookup, so timings.dnsDone is filled and the DNS hooks fire;
+    // IP literals are dialed as they are (no DNS hooks, as in Go).
+    const isName = isIP(target.hostname.replace(/%.*$/, "")) === 0;
+    const lookup = isName
       ? (
           hostname: string,
           options: LookupOptions,
           cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
         ) => {
-          trace.dnsStart?.({ host: hostname });
+          trace?.dnsStart?.({ host: hostname });
           dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
             const list = (addresses ?? []).map((a) => a.address);
-            trace.dnsDone?.(err ? { addresses: list, err } : { addresses: list });
+            trace?.dnsDone?.(err ? { addresses: list, err } : { addresses: list });
             result.dnsDone = performance.now() - t0;
-            if (err) cb(err, "");
-            else if (options.all) cb(null, addresses);
-            else cb(null, addresses[0]!.address, addresses[0]!.family);
+            if (err || addresses.length === 0) {
+              cb(err ?? Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" }), "");
+              return;
+            }
+            const first = addresses[0]!;
+            connectStart(
+              first.family === 6 ? `[${first.address}]:${target.port}` : `${first.address}:${target.port}`,
+            );
+            if (options.all) cb(null, addresses);
+            else cb(null, first.address, first.family);
           });
         }
       : undefined;
-    trace?.connectStart?.("tcp", addr);
+    if (!isName) connectStart(addr);
     const socket = netConnect({
       host: target.hostname,
       port: target.port,
@@ -155,14 +177,14 @@ function tcpConnect(
       cleanup();
       result.connectDone = performance.now() - t0;
       socket.setKeepAlive(true, 30_000);
-      trace?.connectDone?.("tcp", addr);
+      connectDone();
       resolve(socket);
     };
     const onError = (err: Error) => {
       cleanup();
       socket.destroy();
       const e = dialError(err, target, closing);
-      trace?.connectDone?.("tcp", addr, e);
+      connectDone(e);
       reject(e);
     };
     const onAbort = () => {
@@ -171,7 +193,7 @@ function tcpConnect(
       const e = closing.aborted
         ? new RoundtripError("ERR_TRANSPORT_CLOSED", "transport closed while dialing")
         : new RoundtripError("ERR_TIMEOUT", `dial ${addr} timed out after ${timeout} ms`, { phase: "dial" });
-      trace?.connectDone?.("tcp", addr, e);
+      connectDone(e);
       reject(e);
     };
     socket.once("connect", onConnect);

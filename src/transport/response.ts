@@ -7,15 +7,24 @@ import type { Duplex } from "node:stream";
 import { Body, type BodyBuffer } from "../body/incoming.js";
 import { Headers } from "../http1/headers.js";
 
-/** Milliseconds since the request was handed to the transport; -1 when it did not happen. */
+/**
+ * Milliseconds since the request was handed to the transport, in the order they happen;
+ * -1 when it did not happen (no DNS for an IP literal, no dial on a pooled connection).
+ */
 export interface Timings {
+  /** The wait for a connection ended: the dial that serves it started, or it got a pooled one. */
   queued: number;
+  /** Name resolved (names only, on a new connection). */
   dnsDone: number;
+  /** TCP (or the custom dial) connected, on a new connection. */
   connectDone: number;
+  /** TLS handshake done (https, new connection). */
   tlsDone: number;
   wroteHeaders: number;
   wroteRequest: number;
+  /** First byte of the response (1xx included). */
   firstByte: number;
+  /** The response has fully arrived (the body may still be unread). */
   end: number;
 }
 

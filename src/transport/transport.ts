@@ -25,7 +25,7 @@ import {
   replayBody,
   type TransportRequest,
 } from "./prepared.js";
-import { newTimings, type Response } from "./response.js";
+import { newTimings, type Response, type Timings } from "./response.js";
 
 export const VERSION = "0.1.0";
 
@@ -235,7 +235,7 @@ export class Transport implements RoundTripper, ConnOwner {
     const timings = newTimings();
     const idle = attempt === 0 ? this.#takeIdle(pool) : null;
     if (idle !== null) return this.#exchange(idle, true, req, attempt, t0, site, timings);
-    return this.#waitForConn(pool, req, timings, t0).then((conn) =>
+    return this.#waitForConn(pool, req).then((conn) =>
       this.#exchange(conn, false, req, attempt, t0, site, timings),
     );
   }
@@ -263,7 +263,7 @@ export class Transport implements RoundTripper, ConnOwner {
       this.#handOver((conn as PooledConn)[kPool]!, conn);
       return Promise.reject(abortError(req));
     }
-    if (timings.queued < 0) timings.queued = performance.now() - t0;
+    fillQueueTimings(timings, conn, fromIdle, t0);
     const reused = conn.requests > 0;
     const info = {
       reused,
@@ -338,12 +338,7 @@ export class Transport implements RoundTripper, ConnOwner {
     return null;
   }
 
-  #waitForConn(
-    pool: HostPool,
-    req: PreparedRequest,
-    timings: ReturnType<typeof newTimings>,
-    t0: number,
-  ): Promise<Conn> {
+  #waitForConn(pool: HostPool, req: PreparedRequest): Promise<Conn> {
     return new Promise<Conn>((resolve, reject) => {
       const signal = req.signal;
       const waiter: Waiter = {
@@ -370,47 +365,36 @@ export class Transport implements RoundTripper, ConnOwner {
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       pool.waiters.push(waiter);
-      this.#dialIfAllowed(pool, req, timings, t0);
+      this.#dialIfAllowed(pool, req);
     });
   }
 
   /** Starts dials while waiters outnumber dials in progress and maxConnsPerHost allows. */
-  #dialIfAllowed(
-    pool: HostPool,
-    req: PreparedRequest | null,
-    timings: ReturnType<typeof newTimings> | null,
-    t0: number,
-  ): void {
+  #dialIfAllowed(pool: HostPool, req: PreparedRequest | null): void {
     const max = this.options.maxConnsPerHost;
     while (pool.waiters.length > pool.dialing && (max === 0 || pool.open + pool.dialing < max)) {
       const first = req ?? pool.waiters[pool.dialing]!.req;
-      this.#startDial(pool, first, timings, t0);
+      this.#startDial(pool, first);
       req = null;
-      timings = null;
     }
   }
 
-  #startDial(
-    pool: HostPool,
-    req: PreparedRequest,
-    timings: ReturnType<typeof newTimings> | null,
-    t0: number,
-  ): void {
+  /**
+   * Dials for `pool`; `req` lends its trace. The connection belongs to no request: it
+   * serves the first waiter when it is ready, or goes idle.
+   */
+  #startDial(pool: HostPool, req: PreparedRequest): void {
     pool.dialing++;
+    const started = performance.now();
     const settled: Promise<unknown> = dial(
       { scheme: pool.scheme, hostname: pool.hostname, port: pool.port },
       this.#dialSettings,
       req.trace,
       this.#closing.signal,
-      t0,
+      started,
     ).then(
       (result) => {
         pool.dialing--;
-        if (timings !== null) {
-          timings.dnsDone = result.dnsDone;
-          timings.connectDone = result.connectDone;
-          timings.tlsDone = result.tlsDone;
-        }
         if (this.#closed) {
           result.socket.destroy();
           this.#forget(pool);
@@ -418,6 +402,13 @@ export class Transport implements RoundTripper, ConnOwner {
         }
         const conn: PooledConn = new Conn(result.socket, pool.key, pool.hostPort, this, this.#connSettings);
         conn[kPool] = pool;
+        const at = (offset: number) => (offset < 0 ? -1 : started + offset);
+        conn.dialTimes = {
+          started,
+          dnsDone: at(result.dnsDone),
+          connectDone: at(result.connectDone),
+          tlsDone: at(result.tlsDone),
+        };
         pool.conns.add(conn);
         this.#handOver(pool, conn);
       },
@@ -426,7 +417,7 @@ export class Transport implements RoundTripper, ConnOwner {
         // The dial failed: the oldest waiter without a dial of its own learns why.
         const w = pool.waiters.length > pool.dialing ? pool.waiters.splice(pool.dialing, 1)[0] : undefined;
         w?.reject(withURL(err, w.req));
-        this.#dialIfAllowed(pool, null, null, performance.now());
+        this.#dialIfAllowed(pool, null);
         this.#forget(pool);
       },
     );
@@ -514,8 +505,7 @@ export class Transport implements RoundTripper, ConnOwner {
     const i = pool.idle.indexOf(conn);
     if (i >= 0) pool.idle.splice(i, 1);
     // A slot opened: waiters held back by maxConnsPerHost may dial now.
-    if (!this.#closed && pool.waiters.length > pool.dialing)
-      this.#dialIfAllowed(pool, null, null, performance.now());
+    if (!this.#closed && pool.waiters.length > pool.dialing) this.#dialIfAllowed(pool, null);
     this.#forget(pool);
   }
 
@@ -617,6 +607,26 @@ export class Transport implements RoundTripper, ConnOwner {
     // Dials stop on the closing signal; wait until each has given up (or closed its socket).
     await Promise.allSettled([...sockets, ...this.#dials]);
   }
+}
+
+/**
+ * Where the request's wait ended. A request served by a new connection left the queue
+ * when that dial started (dns/connect/tls follow); one served by a pooled or handed-over
+ * connection, when it got it. Offsets are ms after roundTrip(), never below 0 (a dial
+ * may have started before the request it ends up serving).
+ */
+function fillQueueTimings(timings: Timings, conn: Conn, fromIdle: boolean, t0: number): void {
+  const d = conn.dialTimes;
+  if (fromIdle || conn.requests > 0 || d === null) {
+    timings.queued = performance.now() - t0;
+    return;
+  }
+  conn.dialTimes = null; // only its first exchange waited for this dial
+  const rel = (at: number) => (at < 0 ? -1 : Math.max(0, at - t0));
+  timings.queued = rel(d.started);
+  timings.dnsDone = rel(d.dnsDone);
+  timings.connectDone = rel(d.connectDone);
+  timings.tlsDone = rel(d.tlsDone);
 }
 
 function refSocket(conn: Conn, on: boolean): void {
