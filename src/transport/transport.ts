@@ -196,6 +196,12 @@ export class Transport implements RoundTripper, ConnOwner {
   roundTrip(opts: TransportRequest): Promise<Response> {
     if (this.#closed)
       return Promise.reject(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport is closed"));
+    // A registered scheme is handed over before any http-specific check (it may have no
+    // default port, for one), as Go's alternate round trippers are.
+    if (this.#protocols.size > 0) {
+      const alt = this.#protocols.get(schemeOf(opts.url));
+      if (alt !== undefined) return alt.roundTrip(opts);
+    }
     const t0 = performance.now();
     let req: PreparedRequest;
     try {
@@ -205,8 +211,6 @@ export class Transport implements RoundTripper, ConnOwner {
     }
     const scheme = req.target.scheme;
     if (scheme !== "http" && scheme !== "https") {
-      const alt = this.#protocols.get(scheme);
-      if (alt !== undefined) return alt.roundTrip(opts);
       return Promise.reject(
         new RoundtripError("ERR_INVALID_REQUEST", `unsupported protocol scheme "${scheme}"`, {
           url: req.displayURL,
@@ -627,6 +631,15 @@ function fillQueueTimings(timings: Timings, conn: Conn, fromIdle: boolean, t0: n
   timings.dnsDone = rel(d.dnsDone);
   timings.connectDone = rel(d.connectDone);
   timings.tlsDone = rel(d.tlsDone);
+}
+
+/** The URL's scheme, lower case without ":", or "" when it does not parse. */
+function schemeOf(url: string | URL): string {
+  try {
+    return (url instanceof URL ? url : new URL(String(url))).protocol.slice(0, -1).toLowerCase();
+  } catch {
+    return "";
+  }
 }
 
 function refSocket(conn: Conn, on: boolean): void {

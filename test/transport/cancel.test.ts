@@ -74,6 +74,13 @@ const phases: Phase[] = [
     socketsAfter: 0,
   },
   {
+    name: "in the TLS handshake",
+    start: (t, url, signal) => t.roundTrip({ url: url.replace("http:", "https:").concat("/tls"), signal }),
+    // The raw server reads the ClientHello as a "head" that never ends: it stays silent.
+    ready: (t, _d, _held) => t.stats().dialing === 1 && t.stats().waiting === 1,
+    socketsAfter: 1,
+  },
+  {
     name: "writing a large body the server does not read",
     start(t, url, signal) {
       upload = endlessBody();

@@ -133,3 +133,27 @@ test("101 to a request that asked for no upgrade is ERR_BAD_RESPONSE", async (ct
   await peer.close();
   await assertNoLeaks(t, base);
 });
+
+test("maxResponseHeaderBytes bounds each 1xx head on its own, and the final head", async (ctx) => {
+  const base = tcpHandles();
+  const big = `X-Big: ${"b".repeat(300)}\r\n`;
+  const peer = await serve(ctx, scriptedServer, (req) => {
+    if (req.path === "/many") {
+      // Three 1xx heads of ~330 bytes each: over the limit together, not one by one.
+      for (let i = 0; i < 3; i++) req.socket.write(`HTTP/1.1 103 Early Hints\r\n${big}\r\n`);
+      req.socket.write(reply("fine"));
+    } else if (req.path === "/big1xx") {
+      req.socket.write(`HTTP/1.1 103 Early Hints\r\n${big}${big}\r\n`);
+      return "hold";
+    } else {
+      req.socket.write(`HTTP/1.1 200 OK\r\n${big}${big}Content-Length: 0\r\n\r\n`);
+    }
+  });
+  const t = closeAfter(ctx, new Transport({ maxResponseHeaderBytes: 512 }));
+  assert.equal(await (await t.roundTrip({ url: `${peer.url}/many` })).text(), "fine");
+  await rejectsWith(t.roundTrip({ url: `${peer.url}/big1xx` }), "ERR_HEADERS_TOO_LARGE");
+  await rejectsWith(t.roundTrip({ url: `${peer.url}/bigfinal` }), "ERR_HEADERS_TOO_LARGE");
+  await waitFor(() => peer.sockets.size === 0, 2000, "the failed connections to close");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});

@@ -385,3 +385,26 @@ test("close(): rejects new work, fails waiting, dialing and in-flight requests a
   await peer.close();
   await assertNoLeaks(t, base);
 });
+
+test("registerProtocol: another scheme goes to its RoundTripper; http and https are built in", async (ctx) => {
+  const t = closeAfter(ctx, new Transport());
+  const seen: string[] = [];
+  const inner = closeAfter(ctx, new Transport());
+  const peer = await serve(ctx, scriptedServer, (req) => void req.socket.write(reply(`via ${req.path}`)));
+  t.registerProtocol("mock", {
+    roundTrip: (req) => {
+      seen.push(String(req.url));
+      return inner.roundTrip({ ...req, url: `${peer.url}/mocked` });
+    },
+  });
+  const res = await t.roundTrip({ url: "mock://anything/x" });
+  assert.equal(await res.text(), "via /mocked");
+  assert.deepEqual(seen, ["mock://anything/x"]);
+  assert.throws(() => t.registerProtocol("https", { roundTrip: () => Promise.reject(new Error()) }), {
+    code: "ERR_INVALID_REQUEST",
+  });
+  await rejectsWith(t.roundTrip({ url: "ftp://example.com/" }), "ERR_INVALID_REQUEST");
+  await peer.close();
+  await inner.close();
+  await assertNoLeaks(t);
+});

@@ -437,3 +437,27 @@ test("late binding: a dial whose request was aborted goes idle for the next requ
   await peer.close();
   await assertNoLeaks(t, base);
 });
+
+test("the idle list is last in, first out", async (ctx) => {
+  const base = tcpHandles();
+  const gates = new Map<string, () => void>();
+  const peer = await serve(ctx, scriptedServer, async (req) => {
+    if (req.path !== "/which") await new Promise<void>((r) => gates.set(req.path, r));
+    req.socket.write(reply(`conn${req.conn}`));
+  });
+  const t = closeAfter(ctx, new Transport());
+  const a = t.roundTrip({ url: `${peer.url}/a` });
+  const b = t.roundTrip({ url: `${peer.url}/b` });
+  await waitFor(() => gates.size === 2, 2000, "both requests at the server");
+  // /a's connection goes idle first, /b's last.
+  gates.get("/a")!();
+  const connA = await (await a).text();
+  gates.get("/b")!();
+  const connB = await (await b).text();
+  assert.notEqual(connA, connB);
+  assert.equal(t.stats().idle, 2);
+  const which = await t.roundTrip({ url: `${peer.url}/which` });
+  assert.equal(await which.text(), connB, "the most recently idled connection is used");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
