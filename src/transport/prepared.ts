@@ -34,7 +34,7 @@ export interface RequestOptions {
   getBody?: () => BodyInit;
   /** Host field override; wins over a Host header. */
   host?: string;
-  /** Send `Connection: close` and do not reuse the connection. */
+  /** Send `Connection: close` and do not reuse the connection (a caller's `Connection: close` header does the same). */
   close?: boolean;
 }
 
@@ -108,13 +108,18 @@ export function prepareRequest(opts: TransportRequest): PreparedRequest {
     isHead: method === "HEAD",
     idempotent,
     expectContinue: opts.expectContinue === true && body !== null,
-    close: opts.close === true,
+    // A caller's `Connection: close` means the same as close: true (Go's Request.wantsClose).
+    close: opts.close === true || hasCloseToken(headersOut?.get("connection") ?? null),
     signal: opts.signal ?? null,
     trace: opts.trace ?? null,
     onUploadProgress: opts.onUploadProgress ?? null,
     onDownloadProgress: opts.onDownloadProgress ?? null,
     displayURL: redactURL(target.url),
   };
+}
+
+function hasCloseToken(connection: string | null): boolean {
+  return connection !== null && connection.split(",").some((t) => t.trim().toLowerCase() === "close");
 }
 
 function checkHost(host: string): string {

@@ -55,6 +55,13 @@ const keepAliveCases: KeepAliveCase[] = [
   },
   { name: "client close: true", response: reply("hi"), request: { close: true }, conns: 3, askedClose: true },
   {
+    name: "client Connection: close header",
+    response: reply("hi"),
+    request: { headers: { Connection: "close" } },
+    conns: 3,
+    askedClose: true,
+  },
+  {
     name: "disableKeepAlives",
     response: reply("hi"),
     transport: { disableKeepAlives: true },
