@@ -119,7 +119,7 @@ export function prepareRequest(opts: TransportRequest): PreparedRequest {
 }
 
 function hasCloseToken(connection: string | null): boolean {
-  return connection !== null && connection.split(",").some((t) => t.trim().toLowerCase() === "close");
+  return connection?.split(",").some((t) => t.trim().toLowerCase() === "close") ?? false;
 }
 
 function checkHost(host: string): string {
