@@ -605,6 +605,7 @@ export class Transport implements RoundTripper, ConnOwner {
         for (const w of pool.waiters.splice(0)) w.reject(err());
         for (const conn of [...pool.conns]) conn.destroy(conn.exchange !== null ? err() : null);
       }
+      for (const pool of [...this.#pools.values()]) this.#forget(pool);
       if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
       this.#sweepTimer = null;
     }

@@ -6,9 +6,12 @@
  * using (never an idle one), frees its slot, and leaves stats() at zero.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import type net from "node:net";
-import { test } from "node:test";
-import { type Response, Transport, type TransportOptions } from "../../src/index.js";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { file, type Response, Transport, type TransportOptions } from "../../src/index.js";
 import {
   assertNoLeaks,
   closeAfter,
@@ -53,6 +56,14 @@ function endlessBody() {
 }
 
 let upload: ReturnType<typeof endlessBody> | null = null;
+let uploaded = 0;
+
+// A sparse 64 MiB file: far more than socket buffers hold, nothing on disk.
+const dir = await mkdtemp(join(tmpdir(), "roundtrip-cancel-"));
+const bigFile = join(dir, "big.bin");
+await writeFile(bigFile, "");
+await truncate(bigFile, 64 << 20);
+after(() => rm(dir, { recursive: true, force: true }));
 let holder: Promise<Response> | null = null;
 
 const phases: Phase[] = [
@@ -87,6 +98,23 @@ const phases: Phase[] = [
       return t.roundTrip({ url: `${url}/noread`, method: "PUT", body: upload.body, signal });
     },
     ready: () => (upload?.state.pulled ?? 0) >= 20,
+    socketsAfter: 0,
+  },
+  {
+    name: "sending a large file() the server does not read",
+    start(t, url, signal) {
+      uploaded = 0;
+      return t.roundTrip({
+        url: `${url}/noread`,
+        method: "PUT",
+        body: file(bigFile),
+        signal,
+        onUploadProgress: (p) => {
+          uploaded = p.loaded;
+        },
+      });
+    },
+    ready: () => uploaded > 0,
     socketsAfter: 0,
   },
   {

@@ -8,11 +8,15 @@
  * closeIdleConnections() and close() leave nothing behind.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import net from "node:net";
-import type { Duplex } from "node:stream";
-import { test } from "node:test";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Duplex, Readable } from "node:stream";
+import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Transport } from "../../src/index.js";
+import type { BodyInit } from "../../src/body/outgoing.js";
+import { file, Transport } from "../../src/index.js";
 import {
   assertNoLeaks,
   closeAfter,
@@ -26,6 +30,13 @@ import {
   tcpHandles,
   waitFor,
 } from "../helpers.js";
+
+// A sparse 64 MiB file for uploads the server never reads.
+const dir = await mkdtemp(join(tmpdir(), "roundtrip-lifecycle-"));
+const bigFile = join(dir, "big.bin");
+await writeFile(bigFile, "");
+await truncate(bigFile, 64 << 20);
+after(() => rm(dir, { recursive: true, force: true }));
 
 test("a response whose whole body came with the head frees its connection before it is read", async (ctx) => {
   const base = tcpHandles();
@@ -144,43 +155,57 @@ test("408 Request Timeout on an idle connection: dropped quietly, next request d
   await assertNoLeaks(t, base);
 });
 
-test("an early response before the request body is written is delivered; the write stops; no reuse", async (ctx) => {
-  const base = tcpHandles();
-  const early = await serve(ctx, rawServer, (socket) => {
-    socket.on("error", () => {});
-    socket.once("data", () => {
-      // Answer at the first bytes and read nothing more.
-      socket.pause();
-      socket.write("HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!");
+const earlyBodies: Array<{ kind: string; make(): { body: BodyInit; closed: () => boolean } }> = [
+  {
+    kind: "an endless stream",
+    make() {
+      const state = { returned: false };
+      const chunk = Buffer.alloc(64 * 1024, 97);
+      async function* endless() {
+        try {
+          while (true) yield chunk;
+        } finally {
+          state.returned = true;
+        }
+      }
+      return { body: endless(), closed: () => state.returned };
+    },
+  },
+  { kind: "a 64 MiB file()", make: () => ({ body: file(bigFile), closed: () => true }) },
+  { kind: "16 MiB of bytes", make: () => ({ body: Buffer.alloc(16 << 20, 98), closed: () => true }) },
+];
+
+for (const b of earlyBodies) {
+  test(`an early response while sending ${b.kind} is delivered; the write stops; no reuse`, async (ctx) => {
+    const base = tcpHandles();
+    const early = await serve(ctx, rawServer, (socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => {
+        // Answer at the first bytes and read nothing more.
+        socket.pause();
+        socket.write("HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!");
+      });
     });
+    const t = closeAfter(ctx, new Transport());
+    const { body, closed } = b.make();
+    const events: string[] = [];
+    const res = await t.roundTrip({
+      url: early.url,
+      method: "POST",
+      body,
+      trace: { wroteRequest: (i) => events.push(i.err ? "wroteRequest:err" : "wroteRequest") },
+    });
+    assert.equal(res.status, 413);
+    assert.equal(await res.text(), "too big!");
+    await waitFor(closed, 2000, "the body source to be closed");
+    assert.equal(t.stats().total, 0, "not reused");
+    assert.ok(!events.includes("wroteRequest"), "the request was never fully written");
+    for (const s of early.sockets) s.resume();
+    await waitFor(() => early.sockets.size === 0, 2000, "the server to see the close");
+    await early.close();
+    await assertNoLeaks(t, base);
   });
-  const t = closeAfter(ctx, new Transport());
-  const state = { returned: false };
-  const chunk = Buffer.alloc(64 * 1024, 97);
-  async function* endless() {
-    try {
-      while (true) yield chunk;
-    } finally {
-      state.returned = true;
-    }
-  }
-  const events: string[] = [];
-  const res = await t.roundTrip({
-    url: early.url,
-    method: "POST",
-    body: endless(),
-    trace: { wroteRequest: (i) => events.push(i.err ? "wroteRequest:err" : "wroteRequest") },
-  });
-  assert.equal(res.status, 413);
-  assert.equal(await res.text(), "too big!");
-  await waitFor(() => state.returned, 2000, "the body source to be closed");
-  assert.equal(t.stats().total, 0, "not reused");
-  assert.ok(!events.includes("wroteRequest"), "the request was never fully written");
-  for (const s of early.sockets) s.resume();
-  await waitFor(() => early.sockets.size === 0, 2000, "the server to see the close");
-  await early.close();
-  await assertNoLeaks(t, base);
-});
+}
 
 test("body close(): a small remainder is drained and the connection reused", async (ctx) => {
   const base = tcpHandles();
@@ -374,8 +399,8 @@ test("close(): rejects new work, fails waiting, dialing and in-flight requests a
   assert.equal(t.stats().waiting, 2);
   await t.close();
   assert.deepEqual(
-    { ...t.stats(), perHost: undefined },
-    { total: 0, active: 0, idle: 0, dialing: 0, waiting: 0, perHost: undefined },
+    t.stats(),
+    { total: 0, active: 0, idle: 0, dialing: 0, waiting: 0, perHost: {} },
     "nothing left the moment close() resolves",
   );
   for (const p of [head, third, waiter, dialing, body]) await rejectsWith(p, "ERR_TRANSPORT_CLOSED");
@@ -407,4 +432,44 @@ test("registerProtocol: another scheme goes to its RoundTripper; http and https 
   await peer.close();
   await inner.close();
   await assertNoLeaks(t);
+});
+
+test("upload and download progress end at the full size", async (ctx) => {
+  const base = tcpHandles();
+  const size = 1 << 20;
+  const peer = await serve(ctx, scriptedServer, (req) => {
+    const body = Buffer.alloc(size, 99);
+    if (req.path === "/chunked") {
+      req.socket.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${size.toString(16)}\r\n`);
+      req.socket.write(body);
+      req.socket.write("\r\n0\r\n\r\n");
+    } else {
+      req.socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`);
+      req.socket.write(body);
+    }
+  });
+  const t = closeAfter(ctx, new Transport());
+  for (const [path, body, total] of [
+    ["/length", Buffer.alloc(size, 1), size],
+    ["/chunked", Readable.from([Buffer.alloc(size >> 1), Buffer.alloc(size >> 1)]), null],
+  ] as const) {
+    const up: Array<{ loaded: number; total: number | null }> = [];
+    const down: Array<{ loaded: number; total: number | null }> = [];
+    const res = await t.roundTrip({
+      url: `${peer.url}${path}`,
+      method: "PUT",
+      body,
+      onUploadProgress: (p) => up.push(p),
+      onDownloadProgress: (p) => down.push(p),
+    });
+    assert.equal((await res.bytes()).length, size);
+    assert.deepEqual(up.at(-1), { loaded: size, total }, `upload ${path}`);
+    assert.deepEqual(down.at(-1), { loaded: size, total }, `download ${path}`);
+    for (const list of [up, down]) {
+      for (let i = 1; i < list.length; i++)
+        assert.ok(list[i]!.loaded >= list[i - 1]!.loaded, "never backwards");
+    }
+  }
+  await peer.close();
+  await assertNoLeaks(t, base);
 });
