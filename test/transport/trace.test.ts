@@ -5,8 +5,10 @@
  * connection is not kept.
  */
 import assert from "node:assert/strict";
+import type net from "node:net";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import tls from "node:tls";
 import { type ClientTrace, Transport } from "../../src/index.js";
 import {
   assertNoLeaks,
@@ -14,12 +16,14 @@ import {
   deferred,
   gatedDial,
   rawServer,
+  readMessage,
   reply,
   scriptedServer,
   serve,
   tcpHandles,
   waitFor,
 } from "../helpers.js";
+import { TLS_CERT, TLS_KEY } from "../server/helpers.js";
 
 /** A trace recording every hook by name (with a short detail where useful). */
 function recorder(): { events: string[]; trace: ClientTrace } {
@@ -224,6 +228,39 @@ test("timings describe the connection used: a late dial does not rewrite the tim
   dialer.step();
   await waitFor(() => t.stats().idle === 2, 2000, "the late dial to park");
   assert.deepEqual(b.timings, snapshot);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("https: TLS hooks between connectDone and gotConn; timings.tlsDone filled", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await serve(ctx, rawServer, (socket) => {
+    socket.on("error", () => {});
+    const secure = new tls.TLSSocket(socket, { isServer: true, key: TLS_KEY, cert: TLS_CERT });
+    secure.on("error", () => {});
+    void readMessage(secure as unknown as net.Socket).then(() => secure.write(reply("secure")));
+  });
+  const t = closeAfter(ctx, new Transport({ tls: { rejectUnauthorized: false } }));
+  const r = recorder();
+  const res = await t.roundTrip({ url: `https://127.0.0.1:${peer.port}/`, trace: r.trace });
+  assert.equal(await res.text(), "secure");
+  assert.deepEqual(
+    r.events.filter((e) => !e.startsWith("field")),
+    [
+      `getConn 127.0.0.1:${peer.port}`,
+      `connectStart tcp 127.0.0.1:${peer.port}`,
+      `connectDone tcp 127.0.0.1:${peer.port}`,
+      "tlsHandshakeStart",
+      "tlsHandshakeDone",
+      "gotConn reused=false wasIdle=false",
+      "wroteHeaders",
+      "wroteRequest",
+      "gotFirstResponseByte",
+      "putIdleConn",
+    ],
+  );
+  assert.ok(res.timings.tlsDone >= res.timings.connectDone && res.timings.connectDone >= 0);
+  assert.ok(res.timings.wroteHeaders >= res.timings.tlsDone);
   await peer.close();
   await assertNoLeaks(t, base);
 });
