@@ -44,6 +44,8 @@ export class BodyBuffer {
   error: Error | null = null;
   paused = false;
   discarded = false;
+  /** Registered for the unconsumed-body warning (so only those pay to unregister). */
+  tracked = false;
   source: BodySource | null;
   trailers: Headers | null = null;
   total: number | null;
@@ -138,9 +140,18 @@ export class BodyBuffer {
 
 const EMPTY = Buffer.alloc(0);
 
+/** What the unconsumed-body warning says about the request. */
+export interface RequestSite {
+  method: string;
+  /** The request URL, password masked. */
+  url: string;
+  /** The caller's stack, when call sites are tracked (ROUNDTRIP_TRACE_BODIES=1). */
+  stack: (() => string) | null;
+}
+
 interface Abandoned {
   buffer: BodyBuffer;
-  site: string;
+  site: RequestSite;
 }
 
 const warnedSites = new Set<string>();
@@ -148,25 +159,41 @@ const registry = new FinalizationRegistry<Abandoned>(({ buffer, site }) => {
   if (buffer.done || buffer.discarded) return;
   buffer.discarded = true;
   buffer.source?.abandon();
-  // Once per call site: the caller's frame, not the whole stack (a loop or an async
-  // function resumed later calls from the same line with different frames below).
-  const key = site.split("\n", 1)[0]!;
+  const stack = site.stack?.() ?? "";
+  // Once per call site: the caller's frame when known (a loop or an async function
+  // resumed later calls from the same line with different frames below), else the
+  // method and URL without its query.
+  const key = stack !== "" ? stack.split("\n", 1)[0]! : `${site.method} ${site.url.replace(/[?#].*$/, "")}`;
   if (warnedSites.has(key)) return;
   warnedSites.add(key);
+  const where =
+    stack !== ""
+      ? `Request ${site.method} ${site.url} made at:\n${stack}`
+      : `Request: ${site.method} ${site.url} (set ROUNDTRIP_TRACE_BODIES=1 to record the call site of every request)`;
   process.emitWarning(
-    `A response body was garbage-collected before it was read to the end or closed; its connection was destroyed. Read the body or call res.close() (or use \`await using\`). Request made at:\n${site}`,
+    `A response body was garbage-collected before it was read to the end or closed; its connection was destroyed. Read the body or call res.close() (or use \`await using\`). ${where}`,
     { code: "ROUNDTRIP_UNCONSUMED_BODY", type: "RoundtripWarning" },
   );
 });
+
+/**
+ * Watches `body`: if it is garbage-collected before its end, free the connection and
+ * warn. Called only for bodies still arriving after the read that carried the head.
+ * @internal
+ */
+export function trackUnconsumed(body: Body, buffer: BodyBuffer, site: RequestSite): void {
+  if (buffer.done || buffer.discarded) return;
+  buffer.tracked = true;
+  registry.register(body, { buffer, site }, body);
+}
 
 export class Body implements AsyncIterable<Uint8Array> {
   #buf: BodyBuffer;
   #used = false;
 
   /** @internal */
-  constructor(buffer: BodyBuffer, site: (() => string) | null) {
+  constructor(buffer: BodyBuffer) {
     this.#buf = buffer;
-    if (!buffer.done && site !== null) registry.register(this, { buffer, site: site() }, this);
   }
 
   get used(): boolean {
@@ -197,7 +224,7 @@ export class Body implements AsyncIterable<Uint8Array> {
         if (buf.error !== null) throw buf.error;
         if (buf.done) {
           finished = true;
-          registry.unregister(this);
+          if (buf.tracked) registry.unregister(this);
           return;
         }
         await buf.wait();
@@ -223,7 +250,7 @@ export class Body implements AsyncIterable<Uint8Array> {
       if (buf.done) break;
       await buf.wait();
     }
-    registry.unregister(this);
+    if (buf.tracked) registry.unregister(this);
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
   }
 
@@ -285,7 +312,7 @@ export class Body implements AsyncIterable<Uint8Array> {
 }
 
 async function discard(buf: BodyBuffer, body: Body): Promise<void> {
-  registry.unregister(body);
+  if (buf.tracked) registry.unregister(body);
   if (buf.done || buf.discarded) return;
   buf.discarded = true;
   buf.settle();

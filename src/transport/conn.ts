@@ -16,7 +16,7 @@
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { OpenFile } from "../body/file.js";
-import { BodyBuffer, type BodySource } from "../body/incoming.js";
+import { type Body, BodyBuffer, type BodySource, trackUnconsumed } from "../body/incoming.js";
 import { toChunk } from "../body/outgoing.js";
 import { sendFileToSocket } from "../body/zerocopy.js";
 import { RoundtripError } from "../errors.js";
@@ -87,6 +87,8 @@ export class Exchange implements BodySource {
   /** Wakes a writer waiting for 'drain' so it can see writeStopped. */
   drainWaiter: (() => void) | null = null;
   uploadReported = 0;
+  /** The Body just delivered, held only until the read that carried its head is parsed. */
+  newBody: Body | null = null;
   connInfo: ConnInfo = { reused: false, wasIdle: false, idleTime: 0 };
   readonly timings: Timings;
   readonly t0: number;
@@ -96,7 +98,8 @@ export class Exchange implements BodySource {
     readonly req: PreparedRequest,
     public onResponse: (res: Response) => void,
     public onError: ExchangeError,
-    readonly site: (() => string) | null,
+    /** The caller's stack, when call sites are tracked; else null (see RequestSite). */
+    readonly stack: (() => string) | null,
     timings: Timings,
     t0: number,
   ) {
@@ -205,12 +208,61 @@ export class Conn implements ResponseHandler {
       ex.abortListener = onAbort;
       signal.addEventListener("abort", onAbort, { once: true });
     }
+    const body = ex.req.body;
+    if (
+      body === null ||
+      (body.kind === "bytes" && !ex.req.expectContinue && body.bytes!.length <= COALESCE_LIMIT)
+    ) {
+      // The common case without a promise: the whole request in one write.
+      try {
+        this.#writeSmall(ex);
+      } catch (err) {
+        this.#writeFailed(ex, err);
+      }
+      return;
+    }
     this.#writeRequest(ex).catch((err: unknown) => this.#writeFailed(ex, err));
+  }
+
+  /** A request with no body or a small in-memory one: head and body in a single write. */
+  #writeSmall(ex: Exchange): void {
+    const req = ex.req;
+    const bytes = req.body === null ? null : req.body.bytes!;
+    const framing = planFraming(req.method, bytes === null ? undefined : bytes.length, req.headers);
+    const head = this.#headString(ex, framing);
+    const socket = this.socket;
+    if (framing.kind === "chunked") {
+      const n = bytes === null ? 0 : bytes.length;
+      const tail = n === 0 ? "0\r\n\r\n" : null;
+      if (tail !== null) socket.write(head + tail, "latin1");
+      else {
+        socket.cork();
+        socket.write(head + chunkHeader(n), "latin1");
+        socket.write(bytes!);
+        socket.write("\r\n0\r\n\r\n", "latin1");
+        socket.uncork();
+      }
+    } else if (bytes === null || bytes.length === 0) {
+      socket.write(head, "latin1");
+    } else {
+      const headLen = head.length; // latin1: one byte per char
+      const out = Buffer.allocUnsafe(headLen + bytes.length);
+      out.write(head, 0, headLen, "latin1");
+      bytes.copy(out, headLen);
+      socket.write(out);
+    }
+    this.#wroteHeaders(ex);
+    if (bytes !== null) this.#uploadProgress(ex, bytes.length, bytes.length, true);
+    this.#wroteRequest(ex);
   }
 
   // ---- writing -------------------------------------------------------------------
 
   #head(ex: Exchange, framing: Framing): Buffer {
+    return Buffer.from(this.#headString(ex, framing), "latin1");
+  }
+
+  #headString(ex: Exchange, framing: Framing): string {
     const req = ex.req;
     const trace = req.trace;
     const s = this.settings;
@@ -233,7 +285,7 @@ export class Conn implements ResponseHandler {
       },
       trace?.wroteHeaderField ? (k, v) => trace.wroteHeaderField!(k, v) : undefined,
     );
-    return Buffer.from(head, "latin1");
+    return head;
   }
 
   #wroteHeaders(ex: Exchange): void {
@@ -500,8 +552,17 @@ export class Conn implements ResponseHandler {
       return;
     }
     if (this.parser.state === State.UPGRADED) {
+      ex.newBody = null;
       this.#upgrade(ex, chunk.subarray(off));
       return;
+    }
+    const body = ex.newBody;
+    if (body !== null) {
+      // A body still arriving after this read pins the connection: watch for it being dropped.
+      ex.newBody = null;
+      const buffer = ex.buffer!;
+      if (!buffer.done)
+        trackUnconsumed(body, buffer, { method: ex.req.method, url: ex.req.displayURL, stack: ex.stack });
     }
     if (ex.phase === Phase.DONE) {
       if (off < chunk.length) this.#reusable = false; // unsolicited bytes after the response
@@ -538,14 +599,19 @@ export class Conn implements ResponseHandler {
     }
     if (!head.keepAlive) this.#reusable = false;
     if (head.keepAliveTimeout > 0) this.keepAliveHint = head.keepAliveTimeout * 1000;
-    // A final response before the body went out: the body write stops; the server has
-    // not read it, so the connection cannot carry another request.
+    // A final response before the body went out. An error status or a close means the
+    // server will not read the rest: stop writing. A success on a connection that stays
+    // open may be a full-duplex answer (an echo, a stream): keep writing, as Go and
+    // Node's fetch do. Either way the connection is not reused unless the write ends
+    // before the response does (#maybeFinish).
     if (!ex.writeDone) {
-      ex.writeStopped = true;
-      ex.abortFileSend?.();
-      ex.drainWaiter?.();
-      this.#reusable = false;
       ex.continueWaiter?.(false);
+      if (head.status >= 300 || !head.keepAlive || ex.bodySkipped) {
+        ex.writeStopped = true;
+        ex.abortFileSend?.();
+        ex.drainWaiter?.();
+        this.#reusable = false;
+      }
     }
     const headers = trustedHeaders(head.names, head.values);
     let contentLength = head.contentLength;
@@ -555,7 +621,7 @@ export class Conn implements ResponseHandler {
     ex.buffer = buffer;
     let uncompressed = false;
     if (head.framing !== "none" && this.settings.acceptEncoding !== null && head.status !== 206) {
-      const ce = headers.get("content-encoding");
+      const ce = head.contentEncoding;
       if (ce !== null && wasAccepted(ex)) {
         const decoder = createDecoder(ce, buffer, this, ex);
         if (decoder !== null) {
@@ -581,13 +647,13 @@ export class Conn implements ResponseHandler {
         conn: ex.connInfo,
       },
       buffer,
-      ex.site,
     );
     res.uncompressed = uncompressed;
     // Only an upgrade needs the Response after this call (to attach the socket). Nothing
     // the connection keeps may reach it otherwise: a Response dropped unread must be
     // collectable so the unconsumed-body warning can fire.
     ex.response = head.status === 101 ? res : null;
+    ex.newBody = res.body;
     if (head.framing === "none" && head.status !== 101) buffer.end();
     // The promise's resolve/reject functions would keep the resolved Response alive.
     const deliver = ex.onResponse;

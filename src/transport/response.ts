@@ -83,7 +83,6 @@ export class Response implements AsyncDisposable {
       conn: ConnInfo;
     },
     buffer: BodyBuffer,
-    site: (() => string) | null,
   ) {
     this.status = init.status;
     this.statusText = init.statusText;
@@ -94,7 +93,7 @@ export class Response implements AsyncDisposable {
     this.timings = init.timings;
     this.conn = init.conn;
     this.#buffer = buffer;
-    this.body = new Body(buffer, site);
+    this.body = new Body(buffer);
   }
 
   /** True for 2xx statuses. */

@@ -284,7 +284,7 @@ test("a Response dropped with its body unread is reported once (ROUNDTRIP_UNCONS
     req.socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly the start");
     return "hold";
   });
-  const t = closeAfter(ctx, new Transport());
+  const t = closeAfter(ctx, new Transport({ callSites: true }));
   const warnings: Error[] = [];
   const onWarning = (w: Error & { code?: string }) => {
     if (w.code === "ROUNDTRIP_UNCONSUMED_BODY") warnings.push(w);
@@ -306,6 +306,50 @@ test("a Response dropped with its body unread is reported once (ROUNDTRIP_UNCONS
   }
   assert.equal(warnings.length, 1, "one warning per call site");
   assert.match(warnings[0]!.message, /lifecycle\.test/, "it says where the request was made");
+  assert.equal(t.stats().total, 0, "both connections were destroyed");
+  await waitFor(() => peer.sockets.size === 0, 2000, "the server to see both closes");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("without call sites (the default), the unconsumed-body warning names the method and URL, once per URL", async (ctx) => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) {
+    ctx.skip("needs --expose-gc (scripts/run-tests.mjs passes it)");
+    return;
+  }
+  const base = tcpHandles();
+  const peer = await serve(ctx, scriptedServer, (req) => {
+    req.socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly the start");
+    return "hold";
+  });
+  const t = closeAfter(ctx, new Transport());
+  const warnings: Error[] = [];
+  const onWarning = (w: Error & { code?: string }) => {
+    if (w.code === "ROUNDTRIP_UNCONSUMED_BODY") warnings.push(w);
+  };
+  process.on("warning", onWarning);
+  ctx.after(() => process.off("warning", onWarning));
+  const dropTwo = async () => {
+    for (let i = 0; i < 2; i++) {
+      // Same URL both times (query aside): one warning.
+      const res = await t.roundTrip({ url: `${peer.url}/dropped-by-default?i=${i}` });
+      assert.equal(res.status, 200);
+    }
+  };
+  await dropTwo();
+  assert.equal(t.stats().active, 2);
+  for (let i = 0; i < 100 && (t.stats().total > 0 || warnings.length === 0); i++) {
+    gc();
+    await sleep(10);
+  }
+  assert.equal(warnings.length, 1, "one warning per URL");
+  assert.match(
+    warnings[0]!.message,
+    /GET http:\/\/127\.0\.0\.1:\d+\/dropped-by-default\?i=[01]/,
+    "it names the request",
+  );
+  assert.match(warnings[0]!.message, /ROUNDTRIP_TRACE_BODIES=1/, "and how to get the call site");
   assert.equal(t.stats().total, 0, "both connections were destroyed");
   await waitFor(() => peer.sockets.size === 0, 2000, "the server to see both closes");
   await peer.close();
