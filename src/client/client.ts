@@ -6,7 +6,7 @@
 import type { BodyInit } from "../body/outgoing.js";
 import { RoundtripError, redactURL } from "../errors.js";
 import { Headers, type HeadersInit } from "../http1/headers.js";
-import type { RequestOptions, TransportRequest } from "../transport/prepared.js";
+import { handOver, type RequestOptions, type TransportRequest } from "../transport/prepared.js";
 import type { Response } from "../transport/response.js";
 import { type RoundTripper, Transport } from "../transport/transport.js";
 import {
@@ -219,8 +219,11 @@ export class Client {
     let form = req.form;
     let getBody = req.getBody;
     // A custom Host, from the option or a Host header (the option wins, as in the Transport).
-    let host = req.host ?? headers.get("host") ?? undefined;
-    headers.delete("host");
+    let host = req.host;
+    if (headers.size > 0) {
+      host ??= headers.get("host") ?? undefined;
+      headers.delete("host");
+    }
     let hop = 0;
     // Every request sent so far, oldest first; each later one is the object checkRedirect was shown.
     const via: RedirectRequest[] = [];
@@ -236,21 +239,25 @@ export class Client {
           sendHeaders.set("Cookie", prev ? `${prev}; ${cookies}` : cookies);
         }
       }
+      // Built field by field (no spread, no delete): one stable object shape on the hot path.
       const opts: TransportRequest = {
-        ...req,
         url: target,
         method,
-        headers: sendHeaders,
+        headers: handOver(sendHeaders),
         // A stream already sent once is replaced by getBody's fresh one.
         body: hop > 0 && body != null && !isReplayableInit(body) && getBody ? getBody() : body,
         json,
         form,
+        signal,
+        trace: req.trace,
+        expectContinue: req.expectContinue,
+        onUploadProgress: req.onUploadProgress,
+        onDownloadProgress: req.onDownloadProgress,
+        idempotent: req.idempotent,
+        getBody,
+        host,
+        close: req.close,
       };
-      if (getBody === undefined) delete opts.getBody;
-      if (host === undefined) delete opts.host;
-      else opts.host = host;
-      if (signal === undefined) delete opts.signal;
-      else opts.signal = signal;
       const res = await this.transport.roundTrip(opts);
       res.url = withoutUserinfo(url).href;
       res.redirected = hop > 0;
@@ -263,8 +270,9 @@ export class Client {
         }
       }
 
+      if (!REDIRECT_STATUSES.has(res.status)) return res;
       const location = res.headers.get("location");
-      if (!REDIRECT_STATUSES.has(res.status) || location === null) return res;
+      if (location === null) return res;
       const plan = redirectPlan(res.status, method);
       if (plan.keepBody && body != null && !isReplayableInit(body) && getBody === undefined) {
         // 307/308 after a one-shot stream and no getBody: it cannot be sent again, and

@@ -65,19 +65,37 @@ export interface PreparedRequest {
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 
+/**
+ * Headers built for one request by a layer above (the Client) and handed over: the
+ * transport takes them as they are instead of copying them again.
+ */
+const handedOver = new WeakSet<Headers>();
+
+/** @internal marks `h` as owned by the request it is passed with. */
+export function handOver(h: Headers): Headers {
+  handedOver.add(h);
+  return h;
+}
+
 export function prepareRequest(opts: TransportRequest): PreparedRequest {
   const target = parseRequestURL(opts.url);
   const method = opts.method === undefined ? "GET" : validateMethod(opts.method);
-  const headers =
-    opts.headers == null
-      ? null
-      : opts.headers instanceof Headers
-        ? new Headers(opts.headers)
-        : new Headers(opts.headers);
+  const given = opts.headers;
+  let headers: Headers | null = null;
+  if (given != null) {
+    // A caller's Headers is copied: the request must not change if the caller mutates it later.
+    if (given instanceof Headers && handedOver.delete(given)) headers = given;
+    else headers = new Headers(given);
+    if (headers.size === 0) headers = null;
+  }
 
   let body: OutgoingBody | null = null;
-  const given = [opts.body != null, opts.json !== undefined, opts.form !== undefined].filter(Boolean).length;
-  if (given > 1) throw new RoundtripError("ERR_INVALID_REQUEST", "give only one of body, json and form");
+  if (
+    (opts.body != null ? 1 : 0) + (opts.json !== undefined ? 1 : 0) + (opts.form !== undefined ? 1 : 0) >
+    1
+  ) {
+    throw new RoundtripError("ERR_INVALID_REQUEST", "give only one of body, json and form");
+  }
   if (opts.body != null) body = toOutgoingBody(opts.body);
   else if (opts.json !== undefined) body = jsonBody(opts.json);
   else if (opts.form !== undefined) body = formBody(opts.form);

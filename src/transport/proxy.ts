@@ -317,6 +317,6 @@ function ipv6Bytes(ip: string): Buffer {
   const fill = tail === undefined ? [] : new Array<string>(8 - h.length - t.length).fill("0");
   const groups = [...h, ...fill, ...t];
   const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(Number.parseInt(g, 16), i * 2));
+  for (let i = 0; i < groups.length; i++) out.writeUInt16BE(Number.parseInt(groups[i]!, 16), i * 2);
   return out;
 }
