@@ -104,6 +104,8 @@ export class Client {
   readonly maxRedirects: number;
   readonly baseURL: URL | undefined;
   readonly headers: Headers | null;
+  /** Nothing client-wide to add to a request: the lean path applies. */
+  readonly #lean: boolean;
 
   constructor(options: ClientOptions = {}) {
     this.transport = options.transport ?? getDefaultTransport();
@@ -131,6 +133,8 @@ export class Client {
       }
     }
     this.baseURL = baseURL;
+    this.#lean =
+      this.jar === undefined && this.timeout === 0 && this.baseURL === undefined && this.headers === null;
   }
 
   request(url: string | URL, opts: ClientRequestOptions = {}): Promise<Response> {
@@ -156,7 +160,52 @@ export class Client {
   }
 
   /** Sends `req`, following redirects, and resolves with the final response. */
-  async do(req: ClientRequest): Promise<Response> {
+  do(req: ClientRequest): Promise<Response> {
+    if (this.#lean && req.searchParams === undefined && req.timeout === undefined && !hasUserinfo(req.url)) {
+      return this.#leanDo(req);
+    }
+    return this.#fullDo(req);
+  }
+
+  /**
+   * The common case — no jar, deadline, base URL, default headers, query additions or
+   * userinfo — straight to the transport; the redirect loop joins only for a 3xx with a
+   * Location. Behaviour is the same as the full path's; it just skips building what the
+   * request does not use.
+   */
+  async #leanDo(req: ClientRequest): Promise<Response> {
+    let res: Response;
+    try {
+      res = await this.transport.roundTrip({
+        url: req.url,
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        json: req.json,
+        form: req.form,
+        signal: req.signal,
+        trace: req.trace,
+        expectContinue: req.expectContinue,
+        onUploadProgress: req.onUploadProgress,
+        onDownloadProgress: req.onDownloadProgress,
+        idempotent: req.idempotent,
+        getBody: req.getBody,
+        host: req.host,
+        close: req.close,
+      });
+    } catch (err) {
+      throw prefix(err, String(req.method ?? "GET"), req.url);
+    }
+    if (!REDIRECT_STATUSES.has(res.status) || !res.headers.has("location")) return res;
+    const current: Hop = { url: new URL(res.url), method: (req.method ?? "GET").toString() };
+    try {
+      return await this.#follow(req, current, req.signal, res);
+    } catch (err) {
+      throw prefix(err, current.method, current.url);
+    }
+  }
+
+  async #fullDo(req: ClientRequest): Promise<Response> {
     const url = this.#resolveURL(req);
     const method = (req.method ?? "GET").toString();
     const timeout = req.timeout ?? this.timeout;
@@ -173,7 +222,7 @@ export class Client {
     // The request being sent (or refused) when something fails: errors name that one, as Go's url.Error.
     const current: Hop = { url, method };
     try {
-      const res = await this.#follow(req, current, signal);
+      const res = await this.#follow(req, current, signal, null);
       if (deadline !== null) {
         const d = deadline;
         res._onBodySettled(() => d.clear());
@@ -209,7 +258,13 @@ export class Client {
     return url;
   }
 
-  async #follow(req: ClientRequest, current: Hop, signal: AbortSignal | undefined): Promise<Response> {
+  /** The redirect loop. `first`: the response to the first hop when it was already sent. */
+  async #follow(
+    req: ClientRequest,
+    current: Hop,
+    signal: AbortSignal | undefined,
+    first: Response | null,
+  ): Promise<Response> {
     const initial = current.url;
     let url = current.url;
     let method = current.method;
@@ -230,35 +285,42 @@ export class Client {
     let sent: RedirectRequest = { url, method, headers };
 
     while (true) {
-      const sendHeaders = new Headers(headers);
-      const target = stripUserinfo(url, sendHeaders);
-      if (this.jar !== undefined) {
-        const cookies = await bounded(this.jar.getCookieString(target.href), signal);
-        if (cookies) {
-          const prev = sendHeaders.get("cookie");
-          sendHeaders.set("Cookie", prev ? `${prev}; ${cookies}` : cookies);
+      let target = url;
+      let res: Response;
+      if (first !== null) {
+        res = first;
+        first = null;
+      } else {
+        const sendHeaders = new Headers(headers);
+        target = stripUserinfo(url, sendHeaders);
+        if (this.jar !== undefined) {
+          const cookies = await bounded(this.jar.getCookieString(target.href), signal);
+          if (cookies) {
+            const prev = sendHeaders.get("cookie");
+            sendHeaders.set("Cookie", prev ? `${prev}; ${cookies}` : cookies);
+          }
         }
+        // Built field by field (no spread, no delete): one stable object shape on the hot path.
+        const opts: TransportRequest = {
+          url: target,
+          method,
+          headers: handOver(sendHeaders),
+          // A stream already sent once is replaced by getBody's fresh one.
+          body: hop > 0 && body != null && !isReplayableInit(body) && getBody ? getBody() : body,
+          json,
+          form,
+          signal,
+          trace: req.trace,
+          expectContinue: req.expectContinue,
+          onUploadProgress: req.onUploadProgress,
+          onDownloadProgress: req.onDownloadProgress,
+          idempotent: req.idempotent,
+          getBody,
+          host,
+          close: req.close,
+        };
+        res = await this.transport.roundTrip(opts);
       }
-      // Built field by field (no spread, no delete): one stable object shape on the hot path.
-      const opts: TransportRequest = {
-        url: target,
-        method,
-        headers: handOver(sendHeaders),
-        // A stream already sent once is replaced by getBody's fresh one.
-        body: hop > 0 && body != null && !isReplayableInit(body) && getBody ? getBody() : body,
-        json,
-        form,
-        signal,
-        trace: req.trace,
-        expectContinue: req.expectContinue,
-        onUploadProgress: req.onUploadProgress,
-        onDownloadProgress: req.onDownloadProgress,
-        idempotent: req.idempotent,
-        getBody,
-        host,
-        close: req.close,
-      };
-      const res = await this.transport.roundTrip(opts);
       res.url = withoutUserinfo(url).href;
       res.redirected = hop > 0;
       if (this.jar !== undefined) {
@@ -505,7 +567,7 @@ function toParams(obj: Record<string, string | number | boolean>): URLSearchPara
  * Prefixes an error message with the method and (redacted) URL of the request that
  * failed or was refused, once, as Go's url.Error; `err.url` is that same URL.
  */
-function prefix(err: unknown, method: string, url: URL): unknown {
+function prefix(err: unknown, method: string, url: URL | string): unknown {
   if (!(err instanceof RoundtripError) || (err as unknown as Record<symbol, boolean>)[kPrefixed]) return err;
   const shown = redactURL(url);
   err.message = `${method} ${shown}: ${err.message}`;
@@ -519,4 +581,10 @@ let defaultClient: Client | null = null;
 export function getDefaultClient(): Client {
   defaultClient ??= new Client();
   return defaultClient;
+}
+
+/** Whether a request URL carries userinfo (then the full path turns it into basic auth). */
+function hasUserinfo(url: string | URL): boolean {
+  if (typeof url === "string") return /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*@/.test(url);
+  return url.username !== "" || url.password !== "";
 }

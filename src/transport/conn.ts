@@ -177,6 +177,20 @@ export class Conn implements ResponseHandler {
     socket.on("close", this.onSocketClose);
   }
 
+  #addresses: { localAddress?: string; remoteAddress?: string } | null = null;
+
+  /** Local and remote addresses, read once per connection (each read is a syscall). */
+  addresses(): { localAddress?: string; remoteAddress?: string } {
+    if (this.#addresses === null) {
+      const s = this.socket as { localAddress?: string; remoteAddress?: string };
+      const a: { localAddress?: string; remoteAddress?: string } = {};
+      if (s.localAddress) a.localAddress = s.localAddress;
+      if (s.remoteAddress) a.remoteAddress = s.remoteAddress;
+      this.#addresses = a;
+    }
+    return this.#addresses;
+  }
+
   /** The reader is slow (body backpressure): a stall is not the server's fault. */
   get readingPausedByReader(): boolean {
     return (this.#paused & 1) !== 0;

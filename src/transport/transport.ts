@@ -303,11 +303,13 @@ export class Transport implements RoundTripper, ConnOwner {
         timings,
         t0,
       );
-      const socket = conn.socket as { localAddress?: string; remoteAddress?: string };
+      const addr = conn.addresses();
       ex.connInfo = {
-        ...info,
-        ...(socket.localAddress ? { localAddress: socket.localAddress } : {}),
-        ...(socket.remoteAddress ? { remoteAddress: socket.remoteAddress } : {}),
+        reused: info.reused,
+        wasIdle: info.wasIdle,
+        idleTime: info.idleTime,
+        localAddress: addr.localAddress,
+        remoteAddress: addr.remoteAddress,
       };
       conn.start(ex);
       this.#ensureSweep();
