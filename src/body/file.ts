@@ -3,7 +3,7 @@
  * opened, can be sent again (retries, 307/308), and goes out with sendfile(2) where the
  * zero-copy path is available.
  */
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { RoundtripError } from "../errors.js";
 
 export interface FileRange {
@@ -33,6 +33,25 @@ export class FileBody {
     this.end = range.end;
   }
 
+  /** Bytes this body sends from a file of `size` bytes. */
+  lengthFor(size: number): number {
+    const last = this.end === undefined ? size - 1 : Math.min(this.end, size - 1);
+    return Math.max(0, last - this.start + 1);
+  }
+
+  /** The length it would send now (stat, no open): lets a form compute its Content-Length. */
+  async currentLength(): Promise<number> {
+    let st: Awaited<ReturnType<typeof stat>>;
+    try {
+      st = await stat(this.path);
+    } catch (cause) {
+      throw new RoundtripError("ERR_REQUEST_BODY", `cannot stat request body file ${this.path}`, { cause });
+    }
+    if (!st.isFile())
+      throw new RoundtripError("ERR_REQUEST_BODY", `request body ${this.path} is not a regular file`);
+    return this.lengthFor(st.size);
+  }
+
   /** Opens the file and fixes the length to send, from its size now. */
   async open(): Promise<OpenFile> {
     let handle: FileHandle;
@@ -45,9 +64,7 @@ export class FileBody {
       const st = await handle.stat();
       if (!st.isFile())
         throw new RoundtripError("ERR_REQUEST_BODY", `request body ${this.path} is not a regular file`);
-      const last = this.end === undefined ? st.size - 1 : Math.min(this.end, st.size - 1);
-      const length = Math.max(0, last - this.start + 1);
-      return new OpenFile(handle, this.path, this.start, length, st.size);
+      return new OpenFile(handle, this.path, this.start, this.lengthFor(st.size), st.size);
     } catch (err) {
       await handle.close();
       throw err instanceof RoundtripError

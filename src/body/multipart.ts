@@ -16,6 +16,8 @@ export type FormInit = FormData | Record<string, FormValue | FormValue[]>;
 interface Part {
   head: Buffer;
   value: Buffer | Blob | FileBody;
+  /** For a file() part: its length as measured by prepare(), checked when it is read. */
+  expected?: number;
 }
 
 /** Browsers' escaping of names and filenames in Content-Disposition (WHATWG HTML). */
@@ -45,7 +47,9 @@ function entriesOf(form: FormInit): Array<[string, FormValue]> {
 export function multipartBody(form: FormInit): OutgoingBody {
   const boundary = `----roundtrip${randomBytes(12).toString("hex")}`;
   const parts: Part[] = [];
-  let length: number | null = 0;
+  // Everything but the bytes of file() parts, whose sizes prepare() learns by stat.
+  let fixed = 0;
+  let hasFiles = false;
   for (const [name, value] of entriesOf(form)) {
     let head = `--${boundary}\r\nContent-Disposition: form-data; name="${escapeName(name)}"`;
     let body: Buffer | Blob | FileBody;
@@ -67,14 +71,25 @@ export function multipartBody(form: FormInit): OutgoingBody {
     }
     const headBytes = Buffer.from(head, "utf8");
     parts.push({ head: headBytes, value: body });
-    if (length !== null) {
-      if (Buffer.isBuffer(body)) length += headBytes.length + body.length + 2;
-      else if (body instanceof FileBody) length = null;
-      else length += headBytes.length + body.size + 2;
-    }
+    fixed += headBytes.length + 2;
+    if (Buffer.isBuffer(body)) fixed += body.length;
+    else if (body instanceof FileBody) hasFiles = true;
+    else fixed += body.size;
   }
   const tail = Buffer.from(`--${boundary}--\r\n`, "latin1");
-  if (length !== null) length += tail.length;
+  fixed += tail.length;
+
+  /** Stats every file() part now, just before the head: the form then goes out with a Content-Length. */
+  async function prepare(): Promise<number> {
+    let total = fixed;
+    for (const part of parts) {
+      if (part.value instanceof FileBody) {
+        part.expected = await part.value.currentLength();
+        total += part.expected;
+      }
+    }
+    return total;
+  }
   const crlf = Buffer.from("\r\n", "latin1");
 
   async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -85,6 +100,12 @@ export function multipartBody(form: FormInit): OutgoingBody {
       else if (v instanceof FileBody) {
         const opened = await v.open();
         try {
+          if (part.expected !== undefined && opened.length !== part.expected) {
+            throw new RoundtripError(
+              "ERR_REQUEST_BODY",
+              `form file ${v.path} changed size before it was sent (${part.expected} → ${opened.length} bytes)`,
+            );
+          }
           const stream = opened.handle.createReadStream({
             start: opened.offset,
             end: opened.offset + opened.length - 1,
@@ -103,13 +124,15 @@ export function multipartBody(form: FormInit): OutgoingBody {
     yield tail;
   }
 
-  return {
+  const body: OutgoingBody = {
     kind: "stream",
-    length,
+    length: hasFiles ? null : fixed,
     replayable: true,
     contentType: `multipart/form-data; boundary=${boundary}`,
     bytes: null,
     file: null,
     open: chunks,
   };
+  if (hasFiles) body.prepare = prepare;
+  return body;
 }

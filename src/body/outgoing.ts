@@ -35,6 +35,11 @@ export interface OutgoingBody {
   file: FileBody | null;
   /** Opens the chunk stream; for one-shot sources, callable once. */
   open: ChunkSource | null;
+  /**
+   * Learns the length before the head is written (a form with file() parts stats them);
+   * resolves with the length, or null when it stays unknown.
+   */
+  prepare?: () => Promise<number | null>;
 }
 
 export function bytesBody(bytes: Buffer, contentType: string | null): OutgoingBody {

@@ -396,16 +396,13 @@ export class Conn implements ResponseHandler {
       return;
     }
     // A stream of chunks: length declared by the source or the caller, else chunked.
-    const framing = planFraming(req.method, body.length, req.headers);
+    const length = body.prepare !== undefined ? await body.prepare() : body.length;
+    if (ex.writeStopped || this.#ex !== ex) return;
+    const framing = planFraming(req.method, length, req.headers);
     socket.write(this.#head(ex, framing));
     this.#wroteHeaders(ex);
     if (req.expectContinue && !(await this.#waitContinue(ex))) return;
-    await this.#writeChunks(
-      ex,
-      framing,
-      body.open!(),
-      framing.kind === "length" ? framing.length : body.length,
-    );
+    await this.#writeChunks(ex, framing, body.open!(), framing.kind === "length" ? framing.length : length);
   }
 
   /** Sends chunks with backpressure, framing them; enforces a declared length. */

@@ -166,7 +166,13 @@ test("multipart (FormData and the form option) parses byte-exact with busboy, fi
     await t.roundTrip({ url: peer.url, method: "POST", form: { a: ["1", "2"], f: file(path) } })
   ).json()) as {
     parts: Array<{ name: string; filename?: string; sha: string }>;
+    length: string | null;
   };
+  assert.match(
+    String(r2.length),
+    /^\d+$/,
+    "file() parts are stat'ed up front: the form has a Content-Length",
+  );
   assert.deepEqual(
     r2.parts.map((p) => [p.name, p.filename ?? null, p.sha]),
     [
