@@ -39,6 +39,8 @@ export interface RequestHead {
   expectContinue: boolean;
   /** Accept-Encoding the transport adds (transparent decompression), or null; a caller's wins. */
   acceptEncoding: string | null;
+  /** Proxy-Authorization for a forward proxy (absolute-form requests); a caller's wins. */
+  proxyAuthorization?: string | null;
 }
 
 export function validateMethod(method: string): string {
@@ -128,6 +130,7 @@ function checkHead(req: RequestHead): void {
   for (const [name, value] of [
     ["User-Agent", req.userAgent],
     ["Accept-Encoding", req.acceptEncoding ?? ""],
+    ["Proxy-Authorization", req.proxyAuthorization ?? ""],
   ] as const) {
     if (typeof value !== "string" || !isFieldValue(value)) {
       throw new RoundtripError(
@@ -197,6 +200,11 @@ export function serializeHead(req: RequestHead, onField?: HeaderFieldHook): stri
   if (req.acceptEncoding !== null && !sawAcceptEncoding) {
     head += `Accept-Encoding: ${req.acceptEncoding}\r\n`;
     onField?.("Accept-Encoding", [req.acceptEncoding]);
+  }
+  const proxyAuth = req.proxyAuthorization;
+  if (proxyAuth != null && !(req.headers?.has("proxy-authorization") ?? false)) {
+    head += `Proxy-Authorization: ${proxyAuth}\r\n`;
+    onField?.("Proxy-Authorization", [proxyAuth]);
   }
   if (req.expectContinue && !sawExpect && req.framing.kind !== "none") {
     head += "Expect: 100-continue\r\n";

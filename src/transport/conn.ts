@@ -48,6 +48,8 @@ export interface ConnSettings {
   disableKeepAlives: boolean;
   /** Absolute-form targets (forward proxy). */
   absoluteTarget: ((req: PreparedRequest) => string) | null;
+  /** Proxy-Authorization sent with each absolute-form request to a forward proxy, or null. */
+  proxyAuthorization: string | null;
 }
 
 /** Called when the exchange fails. `nothingReceived`: no response byte arrived. */
@@ -175,6 +177,8 @@ export class Conn implements ResponseHandler {
     socket.on("end", this.onSocketEnd);
     socket.on("error", this.onSocketError);
     socket.on("close", this.onSocketClose);
+    // A tunnel handshake (CONNECT, SOCKS) leaves the socket paused at its first byte.
+    socket.resume();
   }
 
   #addresses: { localAddress?: string; remoteAddress?: string } | null = null;
@@ -296,6 +300,7 @@ export class Conn implements ResponseHandler {
         close: !this.#reusable,
         expectContinue: req.expectContinue,
         acceptEncoding: wantDecode ? s.acceptEncoding : null,
+        proxyAuthorization: s.proxyAuthorization,
       },
       trace?.wroteHeaderField ? (k, v) => trace.wroteHeaderField!(k, v) : undefined,
     );

@@ -9,6 +9,7 @@ import { isIP, connect as netConnect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
 import { RoundtripError } from "../errors.js";
+import { connectTunnel, socks5Tunnel } from "./proxy.js";
 import type { ClientTrace } from "./trace.js";
 
 export interface DialOptions {
@@ -43,16 +44,27 @@ export interface DialResult {
   tlsDone: number;
 }
 
+/** A proxy between us and the target; see proxy.ts. */
+export interface ProxyRoute {
+  proxy: URL;
+  /** Extra headers for the CONNECT request (proxyConnectHeaders). */
+  connectHeaders: Record<string, string>;
+}
+
+const PROXY_PORTS: Record<string, number> = { "http:": 80, "https:": 443, "socks5:": 1080, "socks5h:": 1080 };
+
 export async function dial(
   target: DialTarget,
   settings: DialSettings,
   trace: ClientTrace | null,
   closing: AbortSignal,
   t0: number,
+  route: ProxyRoute | null = null,
 ): Promise<DialResult> {
   const result: DialResult = { socket: null as unknown as Duplex, dnsDone: -1, connectDone: -1, tlsDone: -1 };
   // A ref'd timer, not AbortSignal.timeout (unref'd): a pending dial keeps the process
   // alive until it connects or its deadline fails it, like any other pending request.
+  // Through a proxy it also bounds the tunnel handshake.
   let deadline: NodeJS.Timeout | null = null;
   let dialSignal = closing;
   if (settings.dialTimeout > 0) {
@@ -65,7 +77,13 @@ export async function dial(
   }
   let socket: Duplex;
   try {
-    socket = await connectWithin(target, settings, trace, closing, t0, result, dialSignal);
+    if (route === null) {
+      socket = await connectWithin(target, settings, trace, closing, t0, result, dialSignal);
+    } else {
+      socket = await throughProxy(target, route, settings, trace, closing, t0, result, dialSignal);
+    }
+  } catch (err) {
+    throw toTimeout(err, dialSignal, settings.dialTimeout);
   } finally {
     if (deadline !== null) clearTimeout(deadline);
   }
@@ -76,6 +94,66 @@ export async function dial(
   result.socket = await tlsHandshake(socket, target, settings, closing, trace);
   result.tlsDone = performance.now() - t0;
   return result;
+}
+
+/**
+ * Reaches `target` through a proxy: connect to the proxy (TLS to it for https://
+ * proxies), then a SOCKS5 tunnel, or an HTTP CONNECT tunnel for https targets. A plain
+ * http target through an HTTP proxy needs no tunnel: its requests go in absolute form.
+ */
+async function throughProxy(
+  target: DialTarget,
+  route: ProxyRoute,
+  settings: DialSettings,
+  trace: ClientTrace | null,
+  closing: AbortSignal,
+  t0: number,
+  result: DialResult,
+  signal: AbortSignal,
+): Promise<Duplex> {
+  const p = route.proxy;
+  const hop: DialTarget = {
+    scheme: p.protocol === "https:" ? "https" : "http",
+    hostname: p.hostname.replace(/^\[|\]$/g, ""),
+    port: p.port === "" ? PROXY_PORTS[p.protocol]! : Number(p.port),
+  };
+  let socket: Duplex;
+  try {
+    socket = await connectWithin(hop, settings, trace, closing, t0, result, signal);
+  } catch (err) {
+    if (err instanceof RoundtripError && err.code === "ERR_CONNECT") {
+      throw new RoundtripError(
+        "ERR_CONNECT",
+        `cannot connect to proxy ${hop.hostname}:${hop.port}: ${err.message}`,
+        {
+          cause: err.cause ?? err,
+        },
+      );
+    }
+    throw err;
+  }
+  try {
+    if (hop.scheme === "https") socket = await tlsHandshake(socket, hop, settings, closing, trace);
+    if (p.protocol === "socks5:" || p.protocol === "socks5h:") {
+      await socks5Tunnel(socket, target.hostname, target.port, p, signal);
+    } else if (target.scheme === "https") {
+      await connectTunnel(socket, target.hostname, target.port, p, route.connectHeaders, signal);
+    }
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+  return socket;
+}
+
+function toTimeout(err: unknown, signal: AbortSignal, ms: number): unknown {
+  if (
+    (err as Error | undefined)?.name === "TimeoutError" ||
+    (signal.aborted && (signal.reason as Error)?.name === "TimeoutError" && !(err instanceof RoundtripError))
+  ) {
+    return new RoundtripError("ERR_TIMEOUT", `dial timed out after ${ms} ms`, { phase: "dial", cause: err });
+  }
+  return err;
 }
 
 /** The transport-level connection (TCP or the caller's dial), bounded by `dialSignal`. */

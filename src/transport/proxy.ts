@@ -58,6 +58,16 @@ export function proxyFromEnv(url: URL, env: NodeJS.ProcessEnv): string | null {
   return proxy;
 }
 
+/** The proxy variables as they are now (Go reads them once, too). */
+export function snapshotProxyEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"]) {
+    const v = env[name] || env[name.toLowerCase()];
+    if (v) out[name] = v;
+  }
+  return out;
+}
+
 /** NO_PROXY matching as Go does; loopback and "localhost" are never proxied. */
 export function useProxy(url: URL, noProxy: string): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();

@@ -15,6 +15,7 @@
  */
 import type { ConnectionOptions } from "node:tls";
 import { RoundtripError } from "../errors.js";
+import { absoluteForm } from "../http1/url.js";
 import { Conn, type ConnOwner, type ConnSettings, Exchange } from "./conn.js";
 import { ACCEPT_ENCODING } from "./decode.js";
 import { type DialFunc, type DialSettings, dial } from "./dial.js";
@@ -25,6 +26,13 @@ import {
   replayBody,
   type TransportRequest,
 } from "./prepared.js";
+import {
+  type ProxyOption,
+  parseProxyURL,
+  proxyAuthorization,
+  proxyFromEnv,
+  snapshotProxyEnv,
+} from "./proxy.js";
 import { newTimings, type Response, type Timings } from "./response.js";
 
 export const VERSION = "0.1.0";
@@ -60,6 +68,16 @@ export interface TransportOptions {
   dial?: DialFunc;
   /** Default User-Agent. Default `roundtrip/<version>`. */
   userAgent?: string;
+  /**
+   * Which proxy a request goes through. "env" (default): HTTP_PROXY / HTTPS_PROXY /
+   * NO_PROXY as Go reads them (read once, when the Transport is made; loopback and
+   * localhost never proxied). null: none. A URL string: that proxy for every request. A
+   * function: asked per request. http://, https://, socks5:// and socks5h:// proxies;
+   * credentials from the proxy URL's userinfo.
+   */
+  proxy?: ProxyOption;
+  /** Extra headers sent on CONNECT requests to HTTP proxies. Default {}. */
+  proxyConnectHeaders?: Record<string, string>;
   /**
    * Record the caller's stack for every request, so the unconsumed-body warning can say
    * where the request was made (otherwise it names the method and URL). Costs 3-5 µs a
@@ -104,6 +122,8 @@ class HostPool {
     readonly scheme: string,
     readonly hostname: string,
     readonly port: number,
+    readonly proxy: URL | null,
+    readonly settings: ConnSettings,
   ) {}
   get open(): number {
     return this.conns.size;
@@ -118,7 +138,9 @@ const kActive = Symbol("active");
 type PooledConn = Conn & { [kPool]?: HostPool; [kActive]?: boolean };
 
 export class Transport implements RoundTripper, ConnOwner {
-  readonly options: Readonly<Required<Omit<TransportOptions, "dial" | "tls" | "callSites">>> & {
+  readonly options: Readonly<
+    Required<Omit<TransportOptions, "dial" | "tls" | "callSites" | "proxy" | "proxyConnectHeaders">>
+  > & {
     dial: DialFunc | undefined;
     tls: ConnectionOptions;
   };
@@ -137,6 +159,11 @@ export class Transport implements RoundTripper, ConnOwner {
   #dials = new Set<Promise<unknown>>();
   #sweepEvery: number;
   #callSites: boolean;
+  /** The proxy choice, with "env" resolved against a snapshot of the environment. */
+  #proxy: ((url: URL) => URL | string | null) | null;
+  /** Proxy decisions per scheme://host:port, when they cannot change (env or fixed). */
+  #proxyCache: Map<string, URL | null> | null;
+  #proxyConnectHeaders: Record<string, string>;
 
   constructor(options: TransportOptions = {}) {
     const o = {
@@ -173,6 +200,18 @@ export class Transport implements RoundTripper, ConnOwner {
         throw new RoundtripError("ERR_INVALID_REQUEST", `Transport option ${k} must be a number ≥ 0`);
     }
     this.options = o;
+    const proxy = options.proxy === undefined ? "env" : options.proxy;
+    if (proxy === "env") {
+      const env = snapshotProxyEnv();
+      this.#proxy = (url: URL) => proxyFromEnv(url, env);
+    } else if (typeof proxy === "string" || proxy instanceof URL) {
+      const fixed = parseProxyURL(proxy);
+      this.#proxy = () => fixed;
+    } else {
+      this.#proxy = proxy; // a function, or null for none
+    }
+    this.#proxyCache = typeof proxy === "function" ? null : new Map();
+    this.#proxyConnectHeaders = { ...(options.proxyConnectHeaders ?? {}) };
     this.#callSites = options.callSites ?? process.env.ROUNDTRIP_TRACE_BODIES === "1";
     this.#connSettings = {
       maxHeaderBytes: o.maxResponseHeaderBytes,
@@ -182,6 +221,7 @@ export class Transport implements RoundTripper, ConnOwner {
       acceptEncoding: o.disableCompression ? null : ACCEPT_ENCODING,
       disableKeepAlives: o.disableKeepAlives,
       absoluteTarget: null,
+      proxyAuthorization: null,
     };
     this.#dialSettings = {
       dial: o.dial,
@@ -325,13 +365,48 @@ export class Transport implements RoundTripper, ConnOwner {
 
   #pool(req: PreparedRequest): HostPool {
     const t = req.target;
-    const key = `${t.scheme}://${t.hostPort}`;
+    const direct = `${t.scheme}://${t.hostPort}`;
+    const proxy = this.#proxyFor(direct, t.url);
+    // The connect-method key: scheme, host:port and the proxy (its credentials included).
+    const key = proxy === null ? direct : `${direct}|${proxy.href}`;
     let pool = this.#pools.get(key);
     if (pool === undefined) {
-      pool = new HostPool(key, t.hostPort, t.scheme, t.hostname, t.port);
+      pool = new HostPool(
+        key,
+        t.hostPort,
+        t.scheme,
+        t.hostname,
+        t.port,
+        proxy,
+        this.#settingsFor(t.scheme, proxy),
+      );
       this.#pools.set(key, pool);
     }
     return pool;
+  }
+
+  #proxyFor(direct: string, url: URL): URL | null {
+    const cache = this.#proxyCache;
+    if (cache !== null) {
+      const hit = cache.get(direct);
+      if (hit !== undefined) return hit;
+    }
+    const chosen = this.#proxy === null ? null : this.#proxy(url);
+    const proxy = chosen === null || chosen === "" ? null : parseProxyURL(chosen);
+    cache?.set(direct, proxy);
+    return proxy;
+  }
+
+  /** Plain http through an HTTP(S) proxy: absolute-form targets and Proxy-Authorization. */
+  #settingsFor(scheme: string, proxy: URL | null): ConnSettings {
+    if (proxy === null || scheme !== "http" || (proxy.protocol !== "http:" && proxy.protocol !== "https:")) {
+      return this.#connSettings;
+    }
+    return {
+      ...this.#connSettings,
+      absoluteTarget: (req) => absoluteForm(req.target.url),
+      proxyAuthorization: proxyAuthorization(proxy),
+    };
   }
 
   /** The most recently idled usable connection of `pool`, or null. Dead ones are closed. */
@@ -403,6 +478,7 @@ export class Transport implements RoundTripper, ConnOwner {
       req.trace,
       this.#closing.signal,
       started,
+      pool.proxy === null ? null : { proxy: pool.proxy, connectHeaders: this.#proxyConnectHeaders },
     ).then(
       (result) => {
         pool.dialing--;
@@ -411,7 +487,7 @@ export class Transport implements RoundTripper, ConnOwner {
           this.#forget(pool);
           return;
         }
-        const conn: PooledConn = new Conn(result.socket, pool.key, pool.hostPort, this, this.#connSettings);
+        const conn: PooledConn = new Conn(result.socket, pool.key, pool.hostPort, this, pool.settings);
         conn[kPool] = pool;
         const at = (offset: number) => (offset < 0 ? -1 : started + offset);
         conn.dialTimes = {
