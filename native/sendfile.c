@@ -42,9 +42,11 @@
 #define SYSCALL_MAX ((size_t)4 << 20)
 /* One poll(2) wait; the cancel flag is re-read after each. */
 #define POLL_MS 20
-/* Socket full this long without progress: return what was sent so the thread pool can
- * serve other work (fs, dns) while a slow peer catches up. */
-#define MAX_WAIT_MS 500
+/* Time one call may spend waiting for a full socket, in total (progress in between does
+ * not reset it: a slow but steady reader would otherwise hold a pool thread for a whole
+ * slice). Past it the call returns what was sent and JavaScript queues the next one, so
+ * the thread pool keeps serving other work (fs, dns) while slow peers catch up. */
+#define MAX_WAIT_MS 60
 
 /* Sentinel error for "the file ended before length bytes": not an errno. */
 #define ERR_FILE_SHRANK (-1)
@@ -182,7 +184,6 @@ static void execute(napi_env env, void *data) {
     if (n > 0) {
       /* Short counts are normal (socket buffer filled up): just go round again. */
       j->sent += n;
-      waited_ms = 0;
       continue;
     }
     if (n == 0) {

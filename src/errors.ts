@@ -51,15 +51,36 @@ export function isRoundtripError(err: unknown, code?: ErrorCode): err is Roundtr
 
 /** A URL as it may appear in messages: the password, if any, replaced by `***`. */
 export function redactURL(url: URL | string): string {
-  let u: URL;
-  try {
-    u = typeof url === "string" ? new URL(url) : url;
-  } catch {
-    // Not a URL we can parse: still never show what looks like a password.
-    return String(url).replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#@:]*):[^/?#@]*@/, "$1:***@");
+  let text: string;
+  if (typeof url !== "string") text = maskedHref(url);
+  else {
+    try {
+      text = maskedHref(new URL(url));
+    } catch {
+      text = url;
+    }
   }
+  // Also for what WHATWG URL does not see as userinfo: "user:pass@proxy:3128" (read as a
+  // scheme), unparseable URLs, "http:/u:p@h".
+  return maskUserinfo(text);
+}
+
+function maskedHref(u: URL): string {
   if (u.password === "") return u.href;
   const copy = new URL(u.href);
   copy.password = "***";
   return copy.href;
+}
+
+// [scheme: + slashes] then userinfo up to the last "@" of the authority.
+const USERINFO = /^((?:[a-zA-Z][a-zA-Z0-9+.-]*:[/\\]+)?)([^/?#\\]*)@/;
+
+/** Masks the password of anything shaped like `[scheme://]user:password@host`. */
+export function maskUserinfo(text: string): string {
+  const m = USERINFO.exec(text);
+  if (m === null) return text;
+  const userinfo = m[2]!;
+  const colon = userinfo.indexOf(":");
+  if (colon < 0 || userinfo.slice(colon + 1) === "***") return text;
+  return `${m[1]}${userinfo.slice(0, colon)}:***@${text.slice(m[0].length)}`;
 }

@@ -211,8 +211,12 @@ export class Body implements AsyncIterable<Uint8Array> {
     return this.#buf;
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
-    const buf = this.#claim();
+  /** Claims the body now (so `used` is true at once) and iterates its chunks. */
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    return this.#chunks(this.#claim());
+  }
+
+  async *#chunks(buf: BodyBuffer): AsyncGenerator<Uint8Array, void, undefined> {
     let finished = false;
     try {
       while (true) {
@@ -284,13 +288,20 @@ export class Body implements AsyncIterable<Uint8Array> {
 
   /** A Node Readable over the body (created on demand; honours backpressure). */
   stream(): Readable {
-    const it = this[Symbol.asyncIterator]();
-    return Readable.from(it, { objectMode: false });
+    const buf = this.#claim();
+    const it = this.#chunks(buf);
+    const readable = Readable.from(it, { objectMode: false });
+    // Destroyed before its first read, the generator never started and its finally would
+    // not run: free the connection here.
+    readable.once("close", () => void discard(buf, this));
+    return readable;
   }
 
   /** A WHATWG ReadableStream over the body (created on demand). */
   webStream(): ReadableStream<Uint8Array> {
-    const it = this[Symbol.asyncIterator]();
+    const buf = this.#claim();
+    const it = this.#chunks(buf);
+    const body = this;
     return new ReadableStream<Uint8Array>(
       {
         async pull(controller) {
@@ -300,6 +311,7 @@ export class Body implements AsyncIterable<Uint8Array> {
         },
         async cancel() {
           await it.return(undefined);
+          await discard(buf, body); // the generator may never have started
         },
       },
       { highWaterMark: 0 },
@@ -314,6 +326,9 @@ export class Body implements AsyncIterable<Uint8Array> {
 async function discard(buf: BodyBuffer, body: Body): Promise<void> {
   if (buf.tracked) registry.unregister(body);
   if (buf.done || buf.discarded) return;
+  // A read still waiting (text() while close() is called) fails instead of returning a
+  // truncated body as if it were whole.
+  buf.fail(new RoundtripError("ERR_ABORTED", "the response body was closed before it was read to the end"));
   buf.discarded = true;
   buf.settle();
   buf.chunks.length = 0;

@@ -22,7 +22,16 @@ interface Part {
 
 /** Browsers' escaping of names and filenames in Content-Disposition (WHATWG HTML). */
 function escapeName(s: string): string {
-  return s.replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/"/g, "%22");
+  const escaped = s.replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/"/g, "%22");
+  // Browsers leave other control bytes as they are; a NUL or another CTL in a part's
+  // header line is refused here rather than put on the wire.
+  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(escaped)) {
+    throw new RoundtripError(
+      "ERR_INVALID_REQUEST",
+      `form field or file name holds a control character: ${JSON.stringify(s)}`,
+    );
+  }
+  return escaped;
 }
 
 /** Browsers normalize line breaks in string values to CRLF. */

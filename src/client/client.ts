@@ -567,12 +567,7 @@ function withoutUserinfo(url: URL): URL {
  * @internal
  */
 export function maskURL(text: string): string {
-  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#\\]*)@/.exec(text);
-  if (m === null) return redactURL(text);
-  const userinfo = m[2]!;
-  const colon = userinfo.indexOf(":");
-  if (colon < 0) return text;
-  return `${m[1]}${userinfo.slice(0, colon)}:***@${text.slice(m[0].length)}`;
+  return redactURL(text);
 }
 
 function toParams(obj: Record<string, string | number | boolean>): URLSearchParams {
@@ -605,6 +600,8 @@ export function getDefaultClient(): Client {
 
 /** Whether a request URL carries userinfo (then the full path turns it into basic auth). */
 function hasUserinfo(url: string | URL): boolean {
-  if (typeof url === "string") return /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*@/.test(url);
+  // Any "@" sends the request down the full path, which parses the URL: WHATWG URL finds
+  // userinfo in shapes a quick pattern would miss ("http:/u:p@h", "http:\\u:p@h").
+  if (typeof url === "string") return url.includes("@");
   return url.username !== "" || url.password !== "";
 }

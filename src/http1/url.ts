@@ -88,12 +88,7 @@ export function parseRequestURL(input: string | URL): RequestURL {
  * an unparsable string back as is, password and all).
  */
 function maskPassword(text: string): string {
-  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#\\]*)@/.exec(text);
-  if (m === null) return text;
-  const userinfo = m[2]!;
-  const colon = userinfo.indexOf(":");
-  if (colon < 0) return text;
-  return `${m[1]}${userinfo.slice(0, colon)}:***@${text.slice(m[0].length)}`;
+  return redactURL(text);
 }
 
 export function fromURL(url: URL, zone = ""): RequestURL {

@@ -58,6 +58,8 @@ export type ExchangeError = (err: Error, nothingReceived: boolean) => void;
 const MAX_INFORMATIONAL = 5;
 /** Bytes a close() may still read to keep the connection (see Body.close). */
 export const DISCARD_LIMIT = 64 * 1024;
+/** ms a complete response waits for its request's write to end before giving up reuse (Go: 50 ms). */
+const WRITE_WAIT_BEFORE_REUSE = 50;
 /** Bodies up to this size go out in the same write as the head. */
 const COALESCE_LIMIT = 64 * 1024;
 
@@ -82,6 +84,8 @@ export class Exchange implements BodySource {
   discardBudget = 0;
   #discardDone: (() => void) | null = null;
   headerTimer: NodeJS.Timeout | null = null;
+  /** Set while a complete response waits for its request's write to end (see #maybeFinish). */
+  writeWait: NodeJS.Timeout | null = null;
   continueWaiter: ((send: boolean) => void) | null = null;
   abortListener: (() => void) | null = null;
   /** Stops a sendfile in progress (early response, abort). */
@@ -195,9 +199,9 @@ export class Conn implements ResponseHandler {
     return this.#addresses;
   }
 
-  /** The reader is slow (body backpressure): a stall is not the server's fault. */
+  /** We paused reading (a slow reader, a full decoder): a stall is not the server's fault. */
   get readingPausedByReader(): boolean {
-    return (this.#paused & 1) !== 0;
+    return this.#paused !== 0;
   }
 
   get exchange(): Exchange | null {
@@ -390,14 +394,21 @@ export class Conn implements ResponseHandler {
         socket.write(this.#head(ex, framing));
         this.#wroteHeaders(ex);
         if (req.expectContinue && !(await this.#waitContinue(ex))) return;
-        if (framing.kind === "length") await this.#sendFile(ex, opened);
-        else await this.#writeChunks(ex, framing, fileChunks(opened), opened.length);
-        if (ex.writeStopped) return;
+        if (framing.kind === "length") {
+          await this.#sendFile(ex, opened);
+          if (ex.writeStopped || this.#ex !== ex) return;
+          // The last byte is with the kernel: the request is written. A prompt response
+          // must find it so, or the connection would not be reused.
+          this.#wroteRequest(ex);
+        } else {
+          await this.#writeChunks(ex, framing, fileChunks(opened), opened.length); // reports wroteRequest
+          if (!ex.writeDone) return;
+        }
+        // A file that changed size under us sent a body that may not be what it was.
         await opened.checkUnchanged();
       } finally {
         await opened.close();
       }
-      this.#wroteRequest(ex);
       return;
     }
     // A stream of chunks: length declared by the source or the caller, else chunked.
@@ -421,6 +432,7 @@ export class Conn implements ResponseHandler {
     const declared = framing.kind === "length" ? framing.length : -1;
     let sent = 0;
     let iterated: AsyncIterator<unknown> | null = null;
+    let ended = false; // the source ran to its end (or threw): nothing to close
     try {
       iterated = source[Symbol.asyncIterator]();
       while (true) {
@@ -429,11 +441,15 @@ export class Conn implements ResponseHandler {
         try {
           r = await iterated.next();
         } catch (cause) {
+          ended = true;
           throw cause instanceof RoundtripError && cause.code === "ERR_REQUEST_BODY"
             ? cause
             : new RoundtripError("ERR_REQUEST_BODY", "reading the request body failed", { cause });
         }
-        if (r.done) break;
+        if (r.done) {
+          ended = true;
+          break;
+        }
         if (ex.writeStopped || this.#ex !== ex) return;
         const chunk = toChunk(r.value);
         if (chunk.length === 0) continue;
@@ -458,8 +474,9 @@ export class Conn implements ResponseHandler {
         if (!ok) await this.#drain(ex);
       }
     } finally {
-      if (iterated !== null && (ex.writeStopped || this.#ex !== ex))
-        void iterated.return?.(undefined)?.catch(() => {});
+      // Any early exit (stopped, failed, too long) closes the caller's source, as Go
+      // closes a request body on every path: a file stream must not keep its fd.
+      if (iterated !== null && !ended) void iterated.return?.(undefined)?.catch(() => {});
     }
     if (ex.writeStopped || this.#ex !== ex) return;
     if (declared >= 0 && sent !== declared) {
@@ -702,9 +719,22 @@ export class Conn implements ResponseHandler {
     if (this.#ex !== ex) return;
     if (ex.timings.end < 0) ex.timings.end = performance.now() - ex.t0;
     if (!ex.writeDone && !ex.writeStopped) {
-      // The response is complete before the request: stop writing, do not reuse.
-      ex.writeStopped = true;
-      this.#reusable = false;
+      // The response is complete while the request is still being written (or its
+      // completion is still on its way back from the thread pool). As Go does
+      // (maxWriteWaitBeforeConnReuse), wait briefly for the write to end; past that, stop
+      // writing and do not reuse. #wroteRequest calls back here when it ends.
+      if (ex.writeWait === null) {
+        this.owner.inactive(this);
+        ex.writeWait = setTimeout(() => {
+          if (this.#ex !== ex || ex.writeDone) return;
+          ex.writeStopped = true;
+          ex.abortFileSend?.();
+          ex.drainWaiter?.();
+          this.#reusable = false;
+          this.#maybeFinish(ex);
+        }, WRITE_WAIT_BEFORE_REUSE);
+      }
+      return;
     }
     if (ex.bodySkipped) this.#reusable = false;
     this.#detach(ex);
@@ -722,6 +752,8 @@ export class Conn implements ResponseHandler {
   #detach(ex: Exchange): void {
     if (ex.headerTimer !== null) clearTimeout(ex.headerTimer);
     ex.headerTimer = null;
+    if (ex.writeWait !== null) clearTimeout(ex.writeWait);
+    ex.writeWait = null;
     if (ex.abortListener !== null) ex.req.signal?.removeEventListener("abort", ex.abortListener);
     ex.abortListener = null;
     this.#ex = null;
@@ -755,7 +787,11 @@ export class Conn implements ResponseHandler {
   resumeReading(reason: number): void {
     if (this.#paused === 0) return;
     this.#paused &= ~reason;
-    if (this.#paused === 0) this.socket.resume();
+    if (this.#paused === 0) {
+      // The stall clock restarts: time we spent paused was not the server's.
+      this.lastRead = performance.now();
+      this.socket.resume();
+    }
   }
 
   /** The reader closed the body early: read a bounded remainder to keep the socket, or destroy it. */

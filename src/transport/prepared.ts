@@ -125,11 +125,14 @@ export function prepareRequest(opts: TransportRequest): PreparedRequest {
     getBody: opts.getBody ?? null,
     isHead: method === "HEAD",
     idempotent,
-    expectContinue: opts.expectContinue === true && body !== null,
+    // A caller's own `Expect: 100-continue` is honoured like the option (Go waits too).
+    expectContinue:
+      body !== null &&
+      (opts.expectContinue === true || /^\s*100-continue\s*$/i.test(headersOut?.get("expect") ?? "")),
     // A caller's `Connection: close` means the same as close: true (Go's Request.wantsClose).
     close: opts.close === true || hasCloseToken(headersOut?.get("connection") ?? null),
     signal: opts.signal ?? null,
-    trace: opts.trace ?? null,
+    trace: opts.trace == null ? null : guardTrace(opts.trace),
     onUploadProgress: opts.onUploadProgress ?? null,
     onDownloadProgress: opts.onDownloadProgress ?? null,
     displayURL: redactURL(target.url),
@@ -157,4 +160,28 @@ export function replayBody(req: PreparedRequest): OutgoingBody | null {
   if (req.body === null || req.body.replayable) return req.body;
   if (req.getBody !== null) return toOutgoingBody(req.getBody());
   throw new RoundtripError("ERR_REQUEST_BODY", "the request body cannot be sent again");
+}
+
+/**
+ * The caller's trace with every hook guarded: a hook that throws is reported as a
+ * warning and the exchange goes on. Hooks run inside socket callbacks, where a throw
+ * would be an uncaught exception or leave a connection neither idle nor active.
+ */
+function guardTrace(trace: ClientTrace): ClientTrace {
+  const guarded: Record<string, (...args: never[]) => void> = {};
+  for (const key of Object.keys(trace) as Array<keyof ClientTrace>) {
+    const hook = trace[key];
+    if (typeof hook !== "function") continue;
+    guarded[key] = (...args: never[]) => {
+      try {
+        (hook as (...a: never[]) => void).apply(trace, args);
+      } catch (err) {
+        process.emitWarning(`trace hook ${key} threw: ${err instanceof Error ? err.message : String(err)}`, {
+          code: "ROUNDTRIP_TRACE_HOOK",
+          type: "RoundtripWarning",
+        });
+      }
+    };
+  }
+  return guarded as ClientTrace;
 }

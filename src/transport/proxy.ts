@@ -120,9 +120,21 @@ function inCIDR(ip: string, cidr: string): boolean {
 /** `Basic …` credentials from a proxy URL's userinfo, or null. */
 export function proxyAuthorization(proxy: URL): string | null {
   if (proxy.username === "" && proxy.password === "") return null;
-  const user = decodeURIComponent(proxy.username);
-  const pass = decodeURIComponent(proxy.password);
-  return "Basic " + Buffer.from(`${user}:${pass}`, "utf8").toString("base64");
+  return (
+    "Basic " +
+    Buffer.from(`${decodeUserinfo(proxy.username)}:${decodeUserinfo(proxy.password)}`, "utf8").toString(
+      "base64",
+    )
+  );
+}
+
+/** Percent-decodes a proxy URL's user or password; a malformed escape is ERR_PROXY, never a URIError. */
+function decodeUserinfo(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch (cause) {
+    throw new RoundtripError("ERR_PROXY", "proxy URL credentials hold a malformed %-escape", { cause });
+  }
 }
 
 /** Reads from `socket` until `done(buffered)` returns the number of bytes it used, or -1 for more. */
@@ -195,7 +207,7 @@ export async function connectTunnel(
   const auth = proxyAuthorization(proxy);
   if (auth !== null) head += `Proxy-Authorization: ${auth}\r\n`;
   for (const [k, v] of Object.entries(headers)) {
-    if (!isToken(k) || !isFieldValue(v))
+    if (typeof v !== "string" || !isToken(k) || !isFieldValue(v))
       throw new RoundtripError(
         "ERR_INVALID_REQUEST",
         `invalid proxyConnectHeaders entry ${JSON.stringify(k)}`,
@@ -257,8 +269,8 @@ export async function socks5Tunnel(
   proxy: URL,
   signal: AbortSignal,
 ): Promise<void> {
-  const user = decodeURIComponent(proxy.username);
-  const pass = decodeURIComponent(proxy.password);
+  const user = decodeUserinfo(proxy.username);
+  const pass = decodeUserinfo(proxy.password);
   const withAuth = user !== "" || pass !== "";
   socket.write(Buffer.from(withAuth ? [5, 2, 0, 2] : [5, 1, 0]));
   const greeting = await readUntil(socket, (b) => (b.length >= 2 ? 2 : -1), signal, "the SOCKS5 greeting");
