@@ -278,7 +278,7 @@ export class Body implements AsyncIterable<Uint8Array> {
 
   /**
    * Discards the rest of the body. The connection is kept when the remainder is small
-   * (up to 64 KiB, read within the body timeout), else destroyed. Safe to call twice.
+   * (up to 64 KiB, arriving within 200 ms), else destroyed. Safe to call twice.
    */
   async close(): Promise<void> {
     if (this.#used && (this.#buf.done || this.#buf.discarded)) return;

@@ -58,6 +58,8 @@ export type ExchangeError = (err: Error, nothingReceived: boolean) => void;
 const MAX_INFORMATIONAL = 5;
 /** Bytes a close() may still read to keep the connection (see Body.close). */
 export const DISCARD_LIMIT = 64 * 1024;
+/** ms a close() may wait for the rest of a body (at most DISCARD_LIMIT bytes) to keep the connection. */
+export const DISCARD_WAIT = 200;
 /** ms a complete response waits for its request's write to end before giving up reuse (Go: 50 ms). */
 const WRITE_WAIT_BEFORE_REUSE = 50;
 /** Bodies up to this size go out in the same write as the head. */
@@ -808,7 +810,16 @@ export class Conn implements ResponseHandler {
     ex.discardBudget = DISCARD_LIMIT;
     this.#paused = 0;
     this.socket.resume();
-    return new Promise((resolve) => ex.onDiscardSettled(resolve));
+    return new Promise((resolve) => {
+      // Bounded in time too: close() must not wait on a server that is slow to finish.
+      const timer = setTimeout(() => {
+        if (this.#ex === ex && ex.discarding) this.destroy(null);
+      }, DISCARD_WAIT);
+      ex.onDiscardSettled(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   #abort(ex: Exchange): void {

@@ -1,0 +1,182 @@
+/**
+ * Regressions found by review, one test each: every one failed before its fix.
+ */
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { redactURL } from "../../src/errors.js";
+import { file, RoundtripError, Transport } from "../../src/index.js";
+import { connectTunnel } from "../../src/transport/proxy.js";
+import { assertNoLeaks, httpServer, rawServer, rejectsWith, tcpHandles, waitFor } from "../helpers.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("file() uploads reuse their connection even when the server answers at once", async () => {
+  const base = tcpHandles();
+  const dir = await mkdtemp(join(tmpdir(), "rt-reg-"));
+  const path = join(dir, "f.bin");
+  await writeFile(path, Buffer.alloc(100_000, 7));
+  const peer = await httpServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.end("ok"));
+  });
+  const t = new Transport();
+  for (let i = 0; i < 5; i++) {
+    const res = await t.roundTrip({ url: peer.url, method: "PUT", body: file(path) });
+    assert.equal(await res.text(), "ok");
+  }
+  assert.equal(peer.connections, 1);
+  await peer.close();
+  await rm(dir, { recursive: true, force: true });
+  await assertNoLeaks(t, base);
+});
+
+test("a slow reader of a gzip body is not a server stall (bodyTimeout)", async () => {
+  const base = tcpHandles();
+  const plain = Buffer.alloc(8 * 1024 * 1024, 97);
+  const gz = gzipSync(plain);
+  const peer = await httpServer((_req, res) => {
+    res.writeHead(200, { "content-encoding": "gzip", "content-length": gz.length });
+    res.end(gz);
+  });
+  const t = new Transport({ bodyTimeout: 100 });
+  const res = await t.roundTrip({ url: peer.url });
+  let n = 0;
+  let first = true;
+  for await (const c of res.body) {
+    n += c.length;
+    if (first) {
+      first = false;
+      await sleep(400); // far longer than bodyTimeout, with the decoder and socket paused by us
+    }
+  }
+  assert.equal(n, plain.length);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("stream() destroyed and webStream() cancelled before any read free the connection", async () => {
+  const base = tcpHandles();
+  const peer = await httpServer((_req, res) => {
+    res.write("x".repeat(1000)); // and never end
+  });
+  const t = new Transport();
+  const a = await t.roundTrip({ url: peer.url });
+  const s = a.body.stream();
+  assert.equal(a.body.used, true, "claimed when the stream is made");
+  s.destroy();
+  const b = await t.roundTrip({ url: peer.url });
+  await b.body.webStream().cancel();
+  await waitFor(() => t.stats().active === 0, 2000, "both connections to be let go");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("close() during a pending text() rejects the read instead of returning part of the body", async () => {
+  const base = tcpHandles();
+  const peer = await httpServer((_req, res) => {
+    res.writeHead(200, { "content-length": 30_000 });
+    res.write("y".repeat(10_000)); // the rest never comes
+  });
+  const t = new Transport();
+  const res = await t.roundTrip({ url: peer.url });
+  const reading = rejectsWith(res.body.text(), "ERR_ABORTED"); // handler attached before it rejects
+  await sleep(20);
+  await res.close();
+  await reading;
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("a trace hook that throws is reported as a warning; the request and the pool are unharmed", async () => {
+  const base = tcpHandles();
+  const peer = await httpServer((_req, res) => res.end("fine"));
+  const warnings: string[] = [];
+  const onWarning = (w: Error & { code?: string }) => {
+    if (w.code === "ROUNDTRIP_TRACE_HOOK") warnings.push(w.message);
+  };
+  process.on("warning", onWarning);
+  const t = new Transport({ maxConnsPerHost: 1 });
+  const boom = () => {
+    throw new Error("hook bug");
+  };
+  const trace = { gotConn: boom, gotFirstResponseByte: boom, putIdleConn: boom };
+  for (let i = 0; i < 2; i++)
+    assert.equal(await (await t.roundTrip({ url: peer.url, trace })).text(), "fine");
+  await waitFor(() => warnings.length >= 3, 2000, "the warnings");
+  process.off("warning", onWarning);
+  assert.match(warnings[0]!, /hook bug/);
+  assert.equal(t.stats().active, 0);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("a caller's own Expect: 100-continue header holds the body until 100 Continue", async () => {
+  const base = tcpHandles();
+  let bodyBeforeContinue = -1;
+  const peer = await rawServer(async (socket) => {
+    const chunks: Buffer[] = [];
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    await waitFor(() => Buffer.concat(chunks).includes("\r\n\r\n"), 2000, "the head");
+    await sleep(100); // a body sent without waiting would be here by now
+    const all = Buffer.concat(chunks);
+    bodyBeforeContinue = all.length - (all.indexOf("\r\n\r\n") + 4);
+    socket.write("HTTP/1.1 100 Continue\r\n\r\n");
+    await waitFor(() => Buffer.concat(chunks).includes("hello"), 2000, "the body");
+    socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  });
+  const t = new Transport({ expectContinueTimeout: 5000 });
+  const res = await t.roundTrip({
+    url: peer.url,
+    method: "POST",
+    body: "hello",
+    headers: { Expect: "100-continue" },
+  });
+  assert.equal(await res.text(), "ok");
+  assert.equal(bodyBeforeContinue, 0, "nothing of the body before 100 Continue");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("passwords are masked in every URL shape errors may show", () => {
+  const cases: Array<[string, string]> = [
+    ["http://u:p@h/x", "http://u:***@h/x"],
+    ["user:s3cret@proxy:99999", "user:***@proxy:99999"],
+    ["http:/u:p@h", "http://u:***@h/"],
+    ["http://u:p@[bad/x", "http://u:***@[bad/x"],
+    ["http://h/a:b@c", "http://h/a:b@c"],
+  ];
+  for (const [input, shown] of cases) assert.equal(redactURL(input), shown, input);
+});
+
+test("CRLF cannot reach the wire through proxyConnectHeaders or multipart names", async () => {
+  const base = tcpHandles();
+  const peer = await rawServer(() => {});
+  const s = net.connect(peer.port, "127.0.0.1");
+  await once(s, "connect");
+  await assert.rejects(
+    connectTunnel(
+      s,
+      "h",
+      1,
+      new URL("http://p:1"),
+      { "X-A": 5 as unknown as string },
+      new AbortController().signal,
+    ),
+    { code: "ERR_INVALID_REQUEST" },
+  );
+  s.destroy();
+  const t = new Transport();
+  await rejectsWith(
+    t.roundTrip({ url: peer.url, method: "POST", form: { "a\u0000b": "x" } }),
+    "ERR_INVALID_REQUEST",
+  );
+  assert.ok(RoundtripError);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
