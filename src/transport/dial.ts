@@ -27,6 +27,8 @@ export interface DialSettings {
   dialTimeout: number;
   tlsHandshakeTimeout: number;
   tls: ConnectionOptions;
+  /** ALPN protocols offered to the origin: ["http/1.1"], or ["h2", "http/1.1"] with allowHTTP2. */
+  alpn: string[];
 }
 
 export interface DialTarget {
@@ -91,7 +93,7 @@ export async function dial(
     result.socket = socket;
     return result;
   }
-  result.socket = await tlsHandshake(socket, target, settings, closing, trace);
+  result.socket = await tlsHandshake(socket, target, settings, closing, trace, settings.alpn);
   result.tlsDone = performance.now() - t0;
   return result;
 }
@@ -133,7 +135,8 @@ async function throughProxy(
     throw err;
   }
   try {
-    if (hop.scheme === "https") socket = await tlsHandshake(socket, hop, settings, closing, trace);
+    // The hop to an https proxy speaks HTTP/1.1 (CONNECT), whatever the origin may speak.
+    if (hop.scheme === "https") socket = await tlsHandshake(socket, hop, settings, closing, trace, HTTP1);
     if (p.protocol === "socks5:" || p.protocol === "socks5h:") {
       await socks5Tunnel(socket, target.hostname, target.port, p, signal);
     } else if (target.scheme === "https") {
@@ -281,18 +284,21 @@ function tcpConnect(
   });
 }
 
+const HTTP1 = ["http/1.1"];
+
 function tlsHandshake(
   raw: Duplex,
   target: DialTarget,
   settings: DialSettings,
   closing: AbortSignal,
   trace: ClientTrace | null,
+  alpn: string[],
 ): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     trace?.tlsHandshakeStart?.();
     const name = target.servername ?? target.hostname;
     const socket = tlsConnect({
-      ALPNProtocols: ["http/1.1"],
+      ALPNProtocols: alpn,
       ...settings.tls,
       socket: raw,
       ...(isIP(name) === 0 ? { servername: name } : {}),

@@ -75,7 +75,7 @@ export class Response implements AsyncDisposable {
     init: {
       status: number;
       statusText: string;
-      httpVersion: "1.0" | "1.1";
+      httpVersion: "1.0" | "1.1" | "2";
       headers: Headers;
       contentLength: number;
       url: string;

@@ -12,13 +12,20 @@
  *    connection released or dialed for its key; an aborted waiter leaves at once;
  *  - a dial belongs to no request: when it completes it serves the first waiter, or
  *    goes idle (late binding, Go's `queueForDial`).
+ *
+ * HTTP/2 (allowHTTP2, see h2.ts): a dial whose TLS handshake picked "h2" becomes an
+ * H2Session, the pool's `h2`, shared by every request to the key; it counts as one
+ * connection (in `sessions`, not in `conns`/`idle`). Requests wait only when it has no
+ * free stream slot (the server's SETTINGS_MAX_CONCURRENT_STREAMS), in the same FIFO
+ * `waiters`. While a key may speak h2, it is dialed once at a time.
  */
-import type { ConnectionOptions } from "node:tls";
+import type { ConnectionOptions, TLSSocket } from "node:tls";
 import { RoundtripError } from "../errors.js";
 import { absoluteForm } from "../http1/url.js";
 import { Conn, type ConnOwner, type ConnSettings, Exchange } from "./conn.js";
 import { ACCEPT_ENCODING } from "./decode.js";
-import { type DialFunc, type DialSettings, dial } from "./dial.js";
+import { type DialFunc, type DialResult, type DialSettings, dial } from "./dial.js";
+import { H2Exchange, type H2Owner, type H2Retry, H2Session } from "./h2.js";
 import {
   canReplay,
   type PreparedRequest,
@@ -79,6 +86,14 @@ export interface TransportOptions {
   /** Extra headers sent on CONNECT requests to HTTP proxies. Default {}. */
   proxyConnectHeaders?: Record<string, string>;
   /**
+   * Offer HTTP/2 in the TLS handshake (ALPN "h2", then "http/1.1"). When an https server
+   * picks h2, every request to that origin goes over one multiplexed connection
+   * (node:http2), up to the server's stream limit; otherwise HTTP/1.1 as usual. While an
+   * origin may speak h2 it is dialed once at a time. Plain http, and the hop to an https
+   * proxy, stay HTTP/1.1. Default false. See docs/transport.md.
+   */
+  allowHTTP2?: boolean;
+  /**
    * Record the caller's stack for every request, so the unconsumed-body warning can say
    * where the request was made (otherwise it names the method and URL). Costs 3-5 µs a
    * request. Default: true when the environment has ROUNDTRIP_TRACE_BODIES=1, else false.
@@ -105,7 +120,8 @@ export interface TransportStats extends HostStats {
 
 interface Waiter {
   req: PreparedRequest;
-  resolve(conn: Conn): void;
+  /** A connection, or an HTTP/2 session with a stream slot reserved for this waiter. */
+  resolve(conn: Conn | H2Session): void;
   reject(err: Error): void;
   done: boolean;
 }
@@ -116,6 +132,12 @@ class HostPool {
   readonly waiters: Waiter[] = [];
   active = 0;
   dialing = 0;
+  /** allowHTTP2: the HTTP/2 session taking new streams for this key, or null. */
+  h2: H2Session | null = null;
+  /** Every open HTTP/2 session of this key: `h2` and those draining after a GOAWAY. */
+  readonly sessions = new Set<H2Session>();
+  /** allowHTTP2, https, and not seen answering in HTTP/1.1: dial one at a time. */
+  h2Capable = false;
   constructor(
     readonly key: string,
     readonly hostPort: string,
@@ -126,18 +148,21 @@ class HostPool {
     readonly settings: ConnSettings,
   ) {}
   get open(): number {
-    return this.conns.size;
+    return this.conns.size + this.sessions.size;
   }
   isEmpty(): boolean {
-    return this.conns.size === 0 && this.dialing === 0 && this.waiters.length === 0;
+    return (
+      this.conns.size === 0 && this.dialing === 0 && this.waiters.length === 0 && this.sessions.size === 0
+    );
   }
 }
 
 const kPool = Symbol("pool");
 const kActive = Symbol("active");
 type PooledConn = Conn & { [kPool]?: HostPool; [kActive]?: boolean };
+type PooledSession = H2Session & { [kPool]?: HostPool; [kActive]?: boolean };
 
-export class Transport implements RoundTripper, ConnOwner {
+export class Transport implements RoundTripper, ConnOwner, H2Owner {
   readonly options: Readonly<
     Required<Omit<TransportOptions, "dial" | "tls" | "callSites" | "proxy" | "proxyConnectHeaders">>
   > & {
@@ -182,6 +207,7 @@ export class Transport implements RoundTripper, ConnOwner {
       userAgent: options.userAgent ?? `roundtrip/${VERSION}`,
       dial: options.dial,
       tls: options.tls ?? {},
+      allowHTTP2: options.allowHTTP2 === true,
     };
     for (const k of [
       "maxIdleConns",
@@ -228,6 +254,7 @@ export class Transport implements RoundTripper, ConnOwner {
       dialTimeout: o.dialTimeout,
       tlsHandshakeTimeout: o.tlsHandshakeTimeout,
       tls: o.tls,
+      alpn: o.allowHTTP2 ? ["h2", "http/1.1"] : ["http/1.1"],
     };
     const periods = [o.idleConnTimeout, o.bodyTimeout].filter((t) => t > 0);
     this.#sweepEvery = Math.max(10, Math.min(1000, ...periods.map((t) => t / 4)));
@@ -282,10 +309,16 @@ export class Transport implements RoundTripper, ConnOwner {
     const pool = this.#pool(req);
     req.trace?.getConn?.(pool.hostPort);
     const timings = newTimings();
+    // An HTTP/2 session with a free stream slot serves at once (never set without allowHTTP2).
+    const h2 = pool.h2;
+    if (h2 !== null && h2.available > 0 && pool.waiters.length === 0)
+      return this.#exchangeH2(h2, false, req, attempt, t0, stack, timings);
     const idle = attempt === 0 ? this.#takeIdle(pool) : null;
     if (idle !== null) return this.#exchange(idle, true, req, attempt, t0, stack, timings);
     return this.#waitForConn(pool, req).then((conn) =>
-      this.#exchange(conn, false, req, attempt, t0, stack, timings),
+      conn instanceof H2Session
+        ? this.#exchangeH2(conn, true, req, attempt, t0, stack, timings)
+        : this.#exchange(conn, false, req, attempt, t0, stack, timings),
     );
   }
 
@@ -356,6 +389,84 @@ export class Transport implements RoundTripper, ConnOwner {
     });
   }
 
+  /**
+   * Runs one attempt as a stream of `session`. `reserved`: a waiter was handed a slot
+   * of it (see #serveH2). Go's gotConn for HTTP/2: reused once it carried a stream,
+   * wasIdle when it carries none now.
+   */
+  #exchangeH2(
+    session: H2Session,
+    reserved: boolean,
+    req: PreparedRequest,
+    attempt: number,
+    t0: number,
+    stack: (() => string) | null,
+    timings: Timings,
+  ): Promise<Response> {
+    if (reserved) session.unreserve();
+    const pool = (session as PooledSession)[kPool]!;
+    if (this.#closed)
+      return Promise.reject(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport was closed"));
+    if (req.signal?.aborted) {
+      this.#serveH2(pool);
+      return Promise.reject(abortError(req));
+    }
+    // The session stopped taking streams since the slot was promised: wait again.
+    if (session.available <= 0 && (reserved || session !== pool.h2))
+      return this.#attempt(req, attempt, t0, stack);
+    fillQueueTimings(timings, session, false, t0);
+    const reused = session.requests > 0;
+    const wasIdle = reused && session.streams === 0;
+    const info = {
+      reused,
+      wasIdle,
+      idleTime: wasIdle ? Math.max(0, performance.now() - session.idleSince) : 0,
+    };
+    req.trace?.gotConn?.(info);
+    return new Promise<Response>((resolve, reject) => {
+      const ex = new H2Exchange(
+        session,
+        req,
+        resolve,
+        (err: Error, retry: H2Retry) => {
+          if (attempt === 0 && this.#shouldRetryH2(req, err, retry, reused)) {
+            try {
+              req.body = replayBody(req);
+            } catch (e) {
+              reject(e);
+              return;
+            }
+            resolve(this.#attempt(req, 1, t0, stack));
+            return;
+          }
+          reject(err);
+        },
+        stack,
+        timings,
+        t0,
+      );
+      const addr = session.addresses();
+      ex.connInfo = {
+        reused,
+        wasIdle,
+        idleTime: info.idleTime,
+        localAddress: addr.localAddress,
+        remoteAddress: addr.remoteAddress,
+      };
+      session.start(ex);
+      this.#ensureSweep();
+    });
+  }
+
+  /** Go's http2 shouldRetryRequest: an unprocessed stream for any method, else as HTTP/1.1. */
+  #shouldRetryH2(req: PreparedRequest, err: Error, retry: H2Retry, reused: boolean): boolean {
+    if (retry === "none") return false;
+    if (retry === "idempotent" && !reused) return false;
+    if (!(err instanceof RoundtripError) || err.code !== "ERR_CONNECTION_CLOSED") return false;
+    if (req.signal?.aborted || this.#closed) return false;
+    return (retry === "any" || req.idempotent) && canReplay(req);
+  }
+
   /** Go's shouldRetryRequest, narrowed: only a connection that died under us, and a replayable request. */
   #shouldRetry(req: PreparedRequest, err: Error): boolean {
     if (!(err instanceof RoundtripError) || err.code !== "ERR_CONNECTION_CLOSED") return false;
@@ -380,6 +491,7 @@ export class Transport implements RoundTripper, ConnOwner {
         proxy,
         this.#settingsFor(t.scheme, proxy),
       );
+      pool.h2Capable = this.options.allowHTTP2 && t.scheme === "https";
       this.#pools.set(key, pool);
     }
     return pool;
@@ -424,8 +536,8 @@ export class Transport implements RoundTripper, ConnOwner {
     return null;
   }
 
-  #waitForConn(pool: HostPool, req: PreparedRequest): Promise<Conn> {
-    return new Promise<Conn>((resolve, reject) => {
+  #waitForConn(pool: HostPool, req: PreparedRequest): Promise<Conn | H2Session> {
+    return new Promise<Conn | H2Session>((resolve, reject) => {
       const signal = req.signal;
       const waiter: Waiter = {
         req,
@@ -459,6 +571,9 @@ export class Transport implements RoundTripper, ConnOwner {
   #dialIfAllowed(pool: HostPool, req: PreparedRequest | null): void {
     const max = this.options.maxConnsPerHost;
     while (pool.waiters.length > pool.dialing && (max === 0 || pool.open + pool.dialing < max)) {
+      // An origin that may speak HTTP/2 is dialed once at a time, and not while its
+      // session takes streams: the waiters share that one connection (Go's http2 dialCall).
+      if (pool.h2Capable && (pool.dialing > 0 || pool.h2 !== null)) break;
       const first = req ?? pool.waiters[pool.dialing]!.req;
       this.#startDial(pool, first);
       req = null;
@@ -487,6 +602,10 @@ export class Transport implements RoundTripper, ConnOwner {
           this.#forget(pool);
           return;
         }
+        if (this.options.allowHTTP2 && (result.socket as TLSSocket).alpnProtocol === "h2") {
+          this.#addSession(pool, result, started);
+          return;
+        }
         const conn: PooledConn = new Conn(result.socket, pool.key, pool.hostPort, this, pool.settings);
         conn[kPool] = pool;
         const at = (offset: number) => (offset < 0 ? -1 : started + offset);
@@ -498,9 +617,20 @@ export class Transport implements RoundTripper, ConnOwner {
         };
         pool.conns.add(conn);
         this.#handOver(pool, conn);
+        if (pool.h2Capable) {
+          // The server answered in HTTP/1.1: the other waiters dial as usual from now on.
+          pool.h2Capable = false;
+          if (!this.#closed) this.#dialIfAllowed(pool, null);
+        }
       },
       (err: Error) => {
         pool.dialing--;
+        if (pool.h2Capable && pool.dialing === 0) {
+          // Every waiter was waiting on this one dial: they all learn why (Go's dialCall).
+          for (const w of pool.waiters.splice(0)) w.reject(withURL(err, w.req));
+          this.#forget(pool);
+          return;
+        }
         // The dial failed: the oldest waiter without a dial of its own learns why.
         const w = pool.waiters.length > pool.dialing ? pool.waiters.splice(pool.dialing, 1)[0] : undefined;
         w?.reject(withURL(err, w.req));
@@ -523,6 +653,52 @@ export class Transport implements RoundTripper, ConnOwner {
       return;
     }
     this.#putIdle(pool, conn);
+  }
+
+  /** A dial negotiated HTTP/2: its session becomes the key's shared connection. */
+  #addSession(pool: HostPool, result: DialResult, started: number): void {
+    if (pool.h2 !== null) {
+      // One session per key: a second one (dials started while the key spoke HTTP/1.1) goes.
+      result.socket.destroy();
+      this.#serveH2(pool);
+      this.#forget(pool);
+      return;
+    }
+    const session: PooledSession = new H2Session(
+      result.socket as TLSSocket,
+      pool.hostPort,
+      this,
+      pool.settings,
+    );
+    session[kPool] = pool;
+    const at = (offset: number) => (offset < 0 ? -1 : started + offset);
+    session.dialTimes = {
+      started,
+      dnsDone: at(result.dnsDone),
+      connectDone: at(result.connectDone),
+      tlsDone: at(result.tlsDone),
+    };
+    pool.sessions.add(session);
+    pool.h2 = session;
+    pool.h2Capable = true;
+    if (this.#closeIdleMode && pool.waiters.length === 0) {
+      session.close();
+      return;
+    }
+    this.#serveH2(pool);
+    this.#ensureSweep();
+  }
+
+  /** Hands the key's HTTP/2 session to waiters, FIFO, while it has free stream slots. */
+  #serveH2(pool: HostPool): void {
+    const session = pool.h2;
+    if (session === null) return;
+    while (pool.waiters.length > 0 && session.available > 0) {
+      const w = pool.waiters.shift()!;
+      if (w.done) continue;
+      session.reserve();
+      w.resolve(session);
+    }
   }
 
   #putIdle(pool: HostPool, conn: Conn): void {
@@ -596,6 +772,37 @@ export class Transport implements RoundTripper, ConnOwner {
     this.#forget(pool);
   }
 
+  // ---- H2Owner -------------------------------------------------------------------
+
+  h2Busy(session: PooledSession, busy: boolean): void {
+    const pool = session[kPool]!;
+    if (session[kActive] === busy) return;
+    session[kActive] = busy;
+    pool.active += busy ? 1 : -1;
+  }
+
+  h2Slots(session: PooledSession): void {
+    const pool = session[kPool]!;
+    if (pool.h2 === session && !this.#closed) this.#serveH2(pool);
+  }
+
+  h2Draining(session: PooledSession): void {
+    const pool = session[kPool]!;
+    if (pool.h2 !== session) return;
+    pool.h2 = null;
+    // Requests waiting for a stream slot need a new connection now.
+    if (!this.#closed && pool.waiters.length > pool.dialing) this.#dialIfAllowed(pool, null);
+  }
+
+  h2Closed(session: PooledSession): void {
+    const pool = session[kPool]!;
+    this.h2Draining(session);
+    this.h2Busy(session, false);
+    pool.sessions.delete(session);
+    if (!this.#closed && pool.waiters.length > pool.dialing) this.#dialIfAllowed(pool, null);
+    this.#forget(pool);
+  }
+
   #forget(pool: HostPool): void {
     if (pool.isEmpty() && this.#pools.get(pool.key) === pool) this.#pools.delete(pool.key);
   }
@@ -613,6 +820,10 @@ export class Transport implements RoundTripper, ConnOwner {
     const bodyTimeout = this.options.bodyTimeout;
     let busy = false;
     for (const pool of this.#pools.values()) {
+      for (const session of pool.sessions) {
+        busy = true;
+        session.sweep(now, this.options.idleConnTimeout, bodyTimeout);
+      }
       for (const conn of pool.conns) {
         busy = true;
         const ex = conn.exchange;
@@ -644,19 +855,22 @@ export class Transport implements RoundTripper, ConnOwner {
     const out: TransportStats = { total: 0, active: 0, idle: 0, dialing: 0, waiting: 0, perHost: {} };
     for (const pool of this.#pools.values()) {
       const waiting = pool.waiters.length;
+      // An HTTP/2 session is one connection: active while a response on it is arriving.
+      let idle = pool.idle.length;
+      for (const session of pool.sessions) if (session.busy === 0) idle++;
       const h = pool.hostPort;
       const prev = out.perHost[h] ?? { active: 0, idle: 0, dialing: 0, waiting: 0 };
       out.perHost[h] = {
         active: prev.active + pool.active,
-        idle: prev.idle + pool.idle.length,
+        idle: prev.idle + idle,
         dialing: prev.dialing + pool.dialing,
         waiting: prev.waiting + waiting,
       };
       out.active += pool.active;
-      out.idle += pool.idle.length;
+      out.idle += idle;
       out.dialing += pool.dialing;
       out.waiting += waiting;
-      out.total += pool.conns.size;
+      out.total += pool.open;
     }
     return out;
   }
@@ -665,6 +879,11 @@ export class Transport implements RoundTripper, ConnOwner {
   closeIdleConnections(): void {
     this.#closeIdleMode = true;
     for (const conn of [...this.#idleLRU.keys()]) conn.destroy(null);
+    for (const pool of [...this.#pools.values()]) {
+      for (const session of [...pool.sessions]) {
+        if (session.streams === 0 && session.reserved === 0) session.close();
+      }
+    }
   }
 
   /**
@@ -679,6 +898,10 @@ export class Transport implements RoundTripper, ConnOwner {
       for (const conn of pool.conns) {
         if (!conn.socket.closed) sockets.push(new Promise((r) => conn.socket.once("close", () => r())));
       }
+      for (const session of pool.sessions) {
+        const s = session.socket;
+        if (!s.closed) sockets.push(new Promise((r) => s.once("close", () => r())));
+      }
     }
     if (!this.#closed) {
       this.#closed = true;
@@ -687,6 +910,7 @@ export class Transport implements RoundTripper, ConnOwner {
       for (const pool of this.#pools.values()) {
         for (const w of pool.waiters.splice(0)) w.reject(err());
         for (const conn of [...pool.conns]) conn.destroy(conn.exchange !== null ? err() : null);
+        for (const session of [...pool.sessions]) session.destroy(err());
       }
       for (const pool of [...this.#pools.values()]) this.#forget(pool);
       if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
@@ -703,7 +927,12 @@ export class Transport implements RoundTripper, ConnOwner {
  * connection, when it got it. Offsets are ms after roundTrip(), never below 0 (a dial
  * may have started before the request it ends up serving).
  */
-function fillQueueTimings(timings: Timings, conn: Conn, fromIdle: boolean, t0: number): void {
+function fillQueueTimings(
+  timings: Timings,
+  conn: Pick<Conn, "dialTimes" | "requests">,
+  fromIdle: boolean,
+  t0: number,
+): void {
   const d = conn.dialTimes;
   if (fromIdle || conn.requests > 0 || d === null) {
     timings.queued = performance.now() - t0;
