@@ -127,6 +127,10 @@ export class H2Exchange implements BodySource {
   drainWaiter: (() => void) | null = null;
   /** The error the stream reported before closing, if any. */
   streamError: Error | null = null;
+  /** Content-Length of the response as sent (before decoding), or -1. */
+  expected = -1;
+  /** Body bytes received as sent (before decoding). */
+  rawReceived = 0;
   connInfo: ConnInfo = { reused: false, wasIdle: false, idleTime: 0 };
 
   constructor(
@@ -679,6 +683,7 @@ export class H2Session {
     const cl = obj["content-length"];
     if (typeof cl === "string" && /^[0-9]{1,15}$/.test(cl)) contentLength = Number(cl);
     if (bodyless && !req.isHead && status !== 304) contentLength = 0;
+    ex.expected = bodyless ? -1 : contentLength;
     const buffer = new BodyBuffer(ex, bodyless ? 0 : contentLength >= 0 ? contentLength : null);
     if (req.onDownloadProgress !== null) buffer.onProgress = req.onDownloadProgress;
     ex.buffer = buffer;
@@ -735,12 +740,31 @@ export class H2Session {
   #onData(ex: H2Exchange, chunk: Buffer): void {
     if (ex.phase !== Phase.BODY) return;
     ex.lastRead = performance.now();
+    ex.rawReceived += chunk.length;
     if (ex.decoder !== null) ex.decoder.write(chunk);
     else ex.buffer!.push(chunk);
   }
 
   #onEnd(ex: H2Exchange): void {
     if (ex.phase !== Phase.BODY) return;
+    // node ends the readable side of a reset stream too: only END_STREAM is a clean end.
+    const code = ex.stream?.rstCode;
+    if (code !== undefined && code !== NO_ERROR) {
+      const why = this.#whyEnded(ex);
+      this.#fail(ex, why.err, why.retry);
+      return;
+    }
+    if (ex.expected >= 0 && ex.rawReceived !== ex.expected) {
+      this.#fail(
+        ex,
+        new RoundtripError(
+          "ERR_UNEXPECTED_EOF",
+          `response body ended after ${ex.rawReceived} of its ${ex.expected} bytes`,
+        ),
+        "none",
+      );
+      return;
+    }
     ex.phase = Phase.DONE;
     ex.timings.end = performance.now() - ex.t0;
     if (ex.decoder !== null) ex.decoder.end();

@@ -881,7 +881,8 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     for (const conn of [...this.#idleLRU.keys()]) conn.destroy(null);
     for (const pool of [...this.#pools.values()]) {
       for (const session of [...pool.sessions]) {
-        if (session.streams === 0 && session.reserved === 0) session.close();
+        // Graceful: streams still sending a request body (their response is in) finish.
+        if (session.busy === 0 && session.reserved === 0) session.close();
       }
     }
   }

@@ -81,10 +81,13 @@ async function h2Server(
     peer.streams.push({ headers, stream, session: sessionIds.get(stream.session!) ?? -1 });
     handler(stream, headers, peer);
   });
-  // With allowHTTP1, HTTP/1.1 requests arrive here (HTTP/2 ones are the handler's).
-  server.on("request", (req, res) => {
-    if (req.httpVersion !== "2.0") res.end(`h${req.httpVersion}`);
-  });
+  // With allowHTTP1, HTTP/1.1 requests arrive here (HTTP/2 ones are the handler's). Only
+  // then: node's compatibility layer would otherwise also answer HTTP/2 streams.
+  if (options.allowHTTP1) {
+    server.on("request", (req, res) => {
+      if (req.httpVersion !== "2.0") res.end(`h${req.httpVersion}`);
+    });
+  }
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   peer.port = (server.address() as net.AddressInfo).port;
@@ -327,6 +330,478 @@ test("the server's SETTINGS_MAX_CONCURRENT_STREAMS: the rest wait FIFO on the sa
     ["/warm", "/0", "/1", "/2", "/3", "/4"],
   );
   assert.equal(peer.connections, 1);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("request bodies go out byte-exact (bytes, stream, file) and come back (echo)", async (ctx) => {
+  const base = tcpHandles();
+  const dir = await mkdtemp(join(tmpdir(), "rt-h2-"));
+  ctx.after(() => rm(dir, { recursive: true, force: true }));
+  const peer = await h2Server(ctx, async (stream, headers) => {
+    const body = await readAll(stream);
+    stream.respond({
+      ":status": 200,
+      "x-sha": sha(body),
+      "x-length": String(headers["content-length"] ?? "none"),
+    });
+    stream.end(body);
+  });
+  const t = transport(ctx);
+  const bytes = randomBytes(1 << 20);
+  const big = randomBytes(3 * (1 << 20) + 17);
+  const path = join(dir, "upload.bin");
+  await writeFile(path, big);
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for (let off = 0; off < big.length; off += 100_000) {
+      yield big.subarray(off, off + 100_000);
+      await sleep(0);
+    }
+  }
+  const cases: Array<{
+    name: string;
+    body: () => Parameters<Transport["roundTrip"]>[0]["body"];
+    data: Buffer;
+    length: string;
+  }> = [
+    { name: "bytes", body: () => bytes, data: bytes, length: String(bytes.length) },
+    { name: "stream", body: () => chunks(), data: big, length: "none" },
+    { name: "file", body: () => file(path), data: big, length: String(big.length) },
+    {
+      name: "file range",
+      body: () => file(path, { start: 10, end: 99_999 }),
+      data: big.subarray(10, 100_000),
+      length: "99990",
+    },
+    { name: "empty", body: () => Buffer.alloc(0), data: Buffer.alloc(0), length: "0" },
+  ];
+  // All at once: the streams share the connection.
+  await Promise.all(
+    cases.map(async (c) => {
+      let uploaded = -1;
+      const res = await t.roundTrip({
+        url: `${peer.url}/${c.name}`,
+        method: "POST",
+        body: c.body(),
+        onUploadProgress: (p) => {
+          uploaded = p.loaded;
+        },
+      });
+      assert.equal(res.httpVersion, "2");
+      const echoed = Buffer.from(await res.bytes());
+      assert.equal(res.headers.get("x-sha"), sha(c.data), c.name);
+      assert.equal(res.headers.get("x-length"), c.length, c.name);
+      assert.equal(sha(echoed), sha(c.data), c.name);
+      assert.equal(uploaded, c.data.length, c.name);
+    }),
+  );
+  assert.equal(peer.connections, 1);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("a request body longer than its Content-Length fails with ERR_REQUEST_BODY; the session goes on", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, async (stream) => {
+    await readAll(stream).catch(() => {});
+    if (stream.destroyed) return;
+    stream.respond({ ":status": 200 });
+    stream.end("ok");
+  });
+  const t = transport(ctx);
+  async function* three(): AsyncGenerator<string> {
+    yield "abc";
+  }
+  await rejectsWith(
+    t.roundTrip({ url: peer.url, method: "PUT", body: three(), headers: { "Content-Length": "2" } }),
+    "ERR_REQUEST_BODY",
+  );
+  const res = await t.roundTrip({ url: peer.url });
+  assert.equal(await res.text(), "ok");
+  assert.equal(peer.sessions, 1);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("a streamed download has backpressure: a reader that stops stops the server", async (ctx) => {
+  const base = tcpHandles();
+  const total = 64 << 20;
+  const chunk = randomBytes(64 * 1024);
+  let written = 0;
+  let blocked = false;
+  const peer = await h2Server(ctx, async (stream) => {
+    stream.respond({ ":status": 200, "content-length": String(total) });
+    while (written < total && !stream.destroyed) {
+      written += chunk.length;
+      if (!stream.write(chunk)) {
+        blocked = true;
+        await new Promise((r) => {
+          stream.once("drain", r);
+          stream.once("close", r);
+        });
+        blocked = false;
+      }
+    }
+    stream.end();
+  });
+  const t = transport(ctx);
+  const res = await t.roundTrip({ url: peer.url });
+  assert.equal(res.contentLength, total);
+  const it = res.body[Symbol.asyncIterator]();
+  let received = (await it.next()).value!.length;
+  // The reader stops: the server must end up blocked well before the whole body is out.
+  await waitFor(() => blocked, 5000, "the server to block on flow control");
+  await sleep(200);
+  const stalledAt = written;
+  assert.ok(stalledAt < total / 4, `the server wrote ${stalledAt} bytes to a reader that stopped`);
+  assert.equal(t.stats().active, 1);
+  for (let r = await it.next(); !r.done; r = await it.next()) received += r.value.length;
+  assert.equal(received, total);
+  await waitFor(() => t.stats().active === 0, 2000, "the stream to close");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("trailers arrive with the end of the body", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream) => {
+    stream.respond({ ":status": 200, trailer: "x-checksum" }, { waitForTrailers: true });
+    stream.once("wantTrailers", () => stream.sendTrailers({ "x-checksum": "abc123", "x-more": ["1", "2"] }));
+    stream.write("part one, ");
+    stream.end("part two");
+  });
+  const t = transport(ctx);
+  const res = await t.roundTrip({ url: peer.url });
+  assert.equal(res.trailers.get("x-checksum"), null);
+  assert.equal(await res.text(), "part one, part two");
+  assert.equal(res.trailers.get("x-checksum"), "abc123");
+  assert.equal(res.trailers.get("x-more"), "1, 2");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("gzip is decoded transparently as over HTTP/1.1; a caller's Accept-Encoding gets the raw bytes", async (ctx) => {
+  const base = tcpHandles();
+  const text = "roundtrip speaks h2. ".repeat(5000);
+  const gz = zlib.gzipSync(text);
+  const peer = await h2Server(ctx, (stream) => {
+    stream.respond({
+      ":status": 200,
+      "content-encoding": "gzip",
+      "content-length": String(gz.length),
+      "content-type": "text/plain",
+    });
+    stream.end(gz);
+  });
+  const t = transport(ctx);
+  const res = await t.roundTrip({ url: peer.url });
+  assert.equal(res.uncompressed, true);
+  assert.equal(res.headers.get("content-encoding"), null);
+  assert.equal(res.headers.get("content-length"), null);
+  assert.equal(res.contentLength, -1);
+  assert.equal(await res.text(), text);
+  assert.equal(peer.streams[0]!.headers["accept-encoding"], "gzip, deflate, br");
+  const raw = await t.roundTrip({ url: peer.url, headers: { "Accept-Encoding": "gzip" } });
+  assert.equal(raw.uncompressed, false);
+  assert.equal(raw.contentLength, gz.length);
+  assert.deepEqual(Buffer.from(await raw.bytes()), gz);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("HEAD, 204 and 304 are bodiless; HEAD keeps the Content-Length it was told", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream, headers) => {
+    const status = headers[":path"] === "/204" ? 204 : headers[":path"] === "/304" ? 304 : 200;
+    stream.respond({ ":status": status, ...(status === 200 ? { "content-length": "42" } : {}) });
+    stream.end();
+  });
+  const t = transport(ctx);
+  const head = await t.roundTrip({ url: peer.url, method: "HEAD" });
+  assert.equal(head.contentLength, 42);
+  assert.equal((await head.bytes()).length, 0);
+  assert.equal(peer.streams[0]!.headers["accept-encoding"], undefined);
+  for (const s of [204, 304]) {
+    const res = await t.roundTrip({ url: `${peer.url}/${s}` });
+    assert.equal(res.status, s);
+    assert.equal((await res.bytes()).length, 0);
+  }
+  assert.equal(t.stats().active, 0);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("abort mid-body resets the stream (CANCEL); the session serves the next request", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream, headers) => {
+    stream.respond({ ":status": 200 });
+    if (headers[":path"] === "/slow") stream.write("first chunk");
+    else stream.end("next");
+  });
+  const t = transport(ctx);
+  const ac = new AbortController();
+  const res = await t.roundTrip({ url: `${peer.url}/slow`, signal: ac.signal });
+  const it = res.body[Symbol.asyncIterator]();
+  assert.equal(Buffer.from((await it.next()).value!).toString(), "first chunk");
+  assert.equal(t.stats().active, 1);
+  ac.abort();
+  await rejectsWith(it.next(), "ERR_ABORTED");
+  await waitFor(
+    () => peer.closedWith.get("/slow") === NGHTTP2_CANCEL,
+    2000,
+    "the server to see RST_STREAM(CANCEL)",
+  );
+  assert.equal(t.stats().active, 0);
+  assert.equal(t.stats().total, 1);
+  const next = await t.roundTrip({ url: `${peer.url}/next` });
+  assert.equal(await next.text(), "next");
+  assert.equal(next.conn.reused, true);
+  assert.equal(peer.sessions, 1);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("abort before the head, and res.close() mid-body: the stream goes, the connection stays", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream, headers) => {
+    if (headers[":path"] === "/never") return;
+    stream.respond({ ":status": 200 });
+    if (headers[":path"] === "/endless") stream.write(Buffer.alloc(200_000));
+    else stream.end("ok");
+  });
+  const t = transport(ctx);
+  const ac = new AbortController();
+  const p = t.roundTrip({ url: `${peer.url}/never`, signal: ac.signal });
+  await waitFor(() => peer.streams.length === 1, 2000, "the stream at the server");
+  ac.abort();
+  await rejectsWith(p, "ERR_ABORTED");
+  const res = await t.roundTrip({ url: `${peer.url}/endless` });
+  await res.close();
+  await waitFor(() => peer.closedWith.get("/endless") === NGHTTP2_CANCEL, 2000, "RST_STREAM for /endless");
+  await waitFor(() => peer.closedWith.get("/never") === NGHTTP2_CANCEL, 2000, "RST_STREAM for /never");
+  assert.equal(await (await t.roundTrip({ url: peer.url })).text(), "ok");
+  assert.equal(peer.sessions, 1);
+  assert.equal(t.stats().active, 0);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("server RST_STREAM: before the head ERR_CONNECTION_CLOSED (not retried); a cut body fails its read", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream, headers) => {
+    const path = headers[":path"];
+    if (path === "/rst") {
+      stream.close(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    // node's close() ends the stream (END_STREAM) before its RST_STREAM, so the body is
+    // whole as far as the protocol goes: with a Content-Length it is visibly short.
+    // destroy() resets the stream without ending it.
+    stream.respond({ ":status": 200, ...(path === "/short" ? { "content-length": "100" } : {}) });
+    stream.write("some");
+    setTimeout(() => {
+      if (path === "/short") stream.close(NGHTTP2_INTERNAL_ERROR);
+      else stream.destroy(new Error("boom"));
+    }, 20);
+  });
+  const t = transport(ctx);
+  await rejectsWith(t.roundTrip({ url: `${peer.url}/rst` }), "ERR_CONNECTION_CLOSED");
+  assert.equal(peer.streams.filter((s) => s.headers[":path"] === "/rst").length, 1);
+  const short = await t.roundTrip({ url: `${peer.url}/short` });
+  const e = await short.text().then(
+    () => assert.fail("a body 96 bytes short was read as whole"),
+    (err: Error & { code?: string }) => err,
+  );
+  assert.ok(e.code === "ERR_UNEXPECTED_EOF" || e.code === "ERR_BAD_RESPONSE", String(e.code));
+  const res = await t.roundTrip({ url: `${peer.url}/mid` });
+  await rejectsWith(res.text(), "ERR_CONNECTION_CLOSED");
+  assert.equal(peer.sessions, 1);
+  await waitFor(() => t.stats().active === 0, 2000, "no active stream");
+  assert.equal(t.stats().total, 1);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("REFUSED_STREAM is retried, for any method, with the body sent again", async (ctx) => {
+  const base = tcpHandles();
+  let refused = 0;
+  const peer = await h2Server(ctx, async (stream) => {
+    if (refused === 0) {
+      refused++;
+      stream.close(NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    const body = await readAll(stream);
+    stream.respond({ ":status": 200 });
+    stream.end(body);
+  });
+  const t = transport(ctx);
+  const res = await t.roundTrip({ url: peer.url, method: "POST", body: "payload" });
+  assert.equal(await res.text(), "payload");
+  assert.equal(peer.streams.length, 2);
+  // A body that cannot be sent again is not retried.
+  refused = 0;
+  async function* once1(): AsyncGenerator<string> {
+    yield "one-shot";
+  }
+  await rejectsWith(t.roundTrip({ url: peer.url, method: "POST", body: once1() }), "ERR_CONNECTION_CLOSED");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("GOAWAY: streams up to its last-stream-id complete, later ones are retried on a new connection", async (ctx) => {
+  const base = tcpHandles();
+  let held: http2.ServerHttp2Stream | null = null;
+  const peer = await h2Server(ctx, async (stream, headers, p) => {
+    const path = headers[":path"];
+    if (path === "/held") {
+      held = stream;
+      return;
+    }
+    if (path === "/post" && p.sessions === 1) {
+      // The first connection goes away, having processed only the held stream.
+      stream.session!.goaway(NGHTTP2_NO_ERROR, held!.id!);
+      return;
+    }
+    const body = await readAll(stream);
+    stream.respond({ ":status": 200 });
+    stream.end(`${path} ${body}`);
+  });
+  const t = transport(ctx);
+  const first = t.roundTrip({ url: `${peer.url}/held` });
+  await waitFor(() => held !== null, 2000, "the held stream");
+  const post = await t.roundTrip({ url: `${peer.url}/post`, method: "POST", body: "data" });
+  assert.equal(await post.text(), "/post data");
+  assert.equal(peer.sessions, 2);
+  // The held stream (id <= last-stream-id) still completes on the first connection.
+  held!.respond({ ":status": 200 });
+  held!.end("held done");
+  assert.equal(await (await first).text(), "held done");
+  // New requests use the new connection; the old one closes once its stream is done.
+  assert.equal(await (await t.roundTrip({ url: `${peer.url}/after` })).text(), "/after ");
+  assert.equal(peer.streams.at(-1)!.session, 1);
+  await waitFor(() => t.stats().total === 1, 2000, "the GOAWAY'd connection to close");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("a reused session that dies before any response byte: an idempotent request is retried", async (ctx) => {
+  const base = tcpHandles();
+  let killed = 0;
+  const peer = await h2Server(ctx, (stream, headers) => {
+    if (headers[":path"] === "/die" && killed++ === 0) {
+      stream.session!.destroy();
+      return;
+    }
+    stream.respond({ ":status": 200 });
+    stream.end(String(headers[":path"]));
+  });
+  const t = transport(ctx);
+  await (await t.roundTrip({ url: `${peer.url}/warm` })).text();
+  const res = await t.roundTrip({ url: `${peer.url}/die` });
+  assert.equal(await res.text(), "/die");
+  assert.equal(peer.sessions, 2);
+  // Not for a POST.
+  killed = 0;
+  await rejectsWith(
+    t.roundTrip({ url: `${peer.url}/die`, method: "POST", body: "x" }),
+    "ERR_CONNECTION_CLOSED",
+  );
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("closeIdleConnections closes idle sessions, not busy ones; idleConnTimeout expires them", async (ctx) => {
+  const base = tcpHandles();
+  const gate = deferred();
+  const peer = await h2Server(ctx, async (stream, headers) => {
+    if (headers[":path"] === "/held") await gate.promise;
+    stream.respond({ ":status": 200 });
+    stream.end("ok");
+  });
+  const t = transport(ctx);
+  await (await t.roundTrip({ url: peer.url })).text();
+  await waitFor(() => t.stats().idle === 1, 2000, "an idle session");
+  t.closeIdleConnections();
+  await waitFor(() => t.stats().total === 0, 2000, "the idle session to close");
+  const held = t.roundTrip({ url: `${peer.url}/held` });
+  await waitFor(() => t.stats().active === 1, 2000, "a busy session");
+  t.closeIdleConnections();
+  await sleep(20);
+  assert.equal(t.stats().total, 1);
+  gate.resolve();
+  assert.equal(await (await held).text(), "ok");
+  await t.close();
+
+  const t2 = transport(ctx, { idleConnTimeout: 50 });
+  await (await t2.roundTrip({ url: peer.url })).text();
+  await waitFor(() => t2.stats().total === 0, 3000, "the idle session to expire");
+  await peer.close();
+  await assertNoLeaks(t2, base);
+});
+
+test("close() fails a body being read with ERR_TRANSPORT_CLOSED; responseHeaderTimeout resets only the stream", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream, headers) => {
+    if (headers[":path"] === "/silent") return;
+    stream.respond({ ":status": 200 });
+    stream.write("start");
+    if (headers[":path"] === "/quick") stream.end();
+  });
+  const t = transport(ctx, { responseHeaderTimeout: 100 });
+  const err = await rejectsWith(t.roundTrip({ url: `${peer.url}/silent` }), "ERR_TIMEOUT");
+  assert.equal(err.phase, "responseHeader");
+  assert.equal(await (await t.roundTrip({ url: `${peer.url}/quick` })).text(), "start");
+  assert.equal(peer.sessions, 1);
+  const res = await t.roundTrip({ url: `${peer.url}/open` });
+  const reading = rejectsWith(res.text(), "ERR_TRANSPORT_CLOSED");
+  await t.close();
+  await reading;
+  await rejectsWith(t.roundTrip({ url: peer.url }), "ERR_TRANSPORT_CLOSED");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("Connection: close and disableKeepAlives: the session is not reused", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream) => {
+    stream.respond({ ":status": 200 });
+    stream.end("ok");
+  });
+  const t = transport(ctx);
+  await (await t.roundTrip({ url: peer.url, close: true })).text();
+  await (await t.roundTrip({ url: peer.url })).text();
+  assert.equal(peer.sessions, 2);
+  const t2 = transport(ctx, { disableKeepAlives: true });
+  for (let i = 0; i < 2; i++) await (await t2.roundTrip({ url: peer.url })).text();
+  assert.equal(peer.sessions, 4);
+  await waitFor(() => t2.stats().total === 0, 2000, "single-use sessions to close");
+  await t2.close();
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("a header HTTP/2 cannot carry twice is ERR_INVALID_REQUEST, nothing sent", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream) => {
+    stream.respond({ ":status": 200 });
+    stream.end("ok");
+  });
+  const t = transport(ctx);
+  await (await t.roundTrip({ url: peer.url })).text();
+  await rejectsWith(
+    t.roundTrip({
+      url: peer.url,
+      headers: [
+        ["Content-Type", "a/b"],
+        ["Content-Type", "c/d"],
+      ],
+    }),
+    "ERR_INVALID_REQUEST",
+  );
+  assert.equal(peer.streams.length, 1);
+  assert.equal(t.stats().active, 0);
+  assert.equal(await (await t.roundTrip({ url: peer.url })).text(), "ok");
   await peer.close();
   await assertNoLeaks(t, base);
 });
