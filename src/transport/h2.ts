@@ -184,7 +184,7 @@ export class H2Session {
   busy = 0;
   /** Slots promised to waiters that have not started their exchange yet. */
   reserved = 0;
-  /** performance.now() when the last stream closed, for idle expiry and idleTime. */
+  /** performance.now() when it last stopped carrying a response, for idle expiry and idleTime. */
   idleSince = performance.now();
   /** performance.now() of the dial's moments, for the first exchange's timings. */
   dialTimes: { started: number; dnsDone: number; connectDone: number; tlsDone: number } | null = null;
@@ -584,10 +584,8 @@ export class H2Session {
     stream.on("response", (headers: IncomingHttpHeaders, flags: number, raw?: string[]) =>
       this.#onHead(ex, headers, flags, raw),
     );
+    // Every 1xx (100 included; node also emits 'continue' for it).
     stream.on("headers", (headers: IncomingHttpHeaders) => this.#onInformational(ex, headers));
-    stream.on("continue", () =>
-      this.#onInformational(ex, { ":status": 100 } as unknown as IncomingHttpHeaders),
-    );
     stream.on("data", (chunk: Buffer) => this.#onData(ex, chunk));
     stream.on("trailers", (headers: IncomingHttpHeaders) => {
       const b = ex.buffer;
@@ -901,7 +899,6 @@ export class H2Session {
   #release(ex: H2Exchange): void {
     if (!this.#exchanges.delete(ex)) return;
     this.streams--;
-    if (this.streams === 0) this.idleSince = performance.now();
     this.#refresh();
     if (this.#closeWhenDone && this.streams === 0) this.close();
     this.#owner.h2Slots(this);
@@ -910,7 +907,10 @@ export class H2Session {
   #setBusy(_ex: H2Exchange, on: boolean): void {
     if (on) {
       if (this.busy++ === 0) this.#owner.h2Busy(this, true);
-    } else if (--this.busy === 0) this.#owner.h2Busy(this, false);
+    } else if (--this.busy === 0) {
+      this.idleSince = performance.now();
+      this.#owner.h2Busy(this, false);
+    }
   }
 
   /** An idle session must not keep the process alive (as an idle HTTP/1.1 connection). */
@@ -929,9 +929,10 @@ export class H2Session {
 
   /** Idle expiry and body stalls, from the Transport's sweep. */
   sweep(now: number, idleTimeout: number, bodyTimeout: number): void {
-    if (this.streams === 0 && this.reserved === 0) {
+    if (this.busy === 0 && this.reserved === 0) {
+      // Graceful: a stream still sending its request body (response in) may finish.
       if (idleTimeout > 0 && now - this.idleSince >= idleTimeout) this.close();
-      return;
+      if (this.streams === 0) return;
     }
     if (bodyTimeout <= 0) return;
     for (const ex of this.#exchanges) {

@@ -392,7 +392,7 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
   /**
    * Runs one attempt as a stream of `session`. `reserved`: a waiter was handed a slot
    * of it (see #serveH2). Go's gotConn for HTTP/2: reused once it carried a stream,
-   * wasIdle when it carries none now.
+   * wasIdle when no response is arriving on it now.
    */
   #exchangeH2(
     session: H2Session,
@@ -416,7 +416,7 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
       return this.#attempt(req, attempt, t0, stack);
     fillQueueTimings(timings, session, false, t0);
     const reused = session.requests > 0;
-    const wasIdle = reused && session.streams === 0;
+    const wasIdle = reused && session.busy === 0;
     const info = {
       reused,
       wasIdle,

@@ -805,3 +805,175 @@ test("a header HTTP/2 cannot carry twice is ERR_INVALID_REQUEST, nothing sent", 
   await peer.close();
   await assertNoLeaks(t, base);
 });
+
+test("trace hooks over HTTP/2: Go's order, gotConn reused/wasIdle per stream, no putIdleConn", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream) => {
+    stream.respond({ ":status": 200 });
+    stream.end("ok");
+  });
+  const t = transport(ctx);
+  const run = async () => {
+    const events: string[] = [];
+    const trace: ClientTrace = {
+      getConn: () => events.push("getConn"),
+      gotConn: (i) => events.push(`gotConn reused=${i.reused} wasIdle=${i.wasIdle}`),
+      putIdleConn: () => events.push("putIdleConn"),
+      tlsHandshakeStart: () => events.push("tlsHandshakeStart"),
+      tlsHandshakeDone: (i) => events.push(`tlsHandshakeDone ${i.alpnProtocol}`),
+      wroteHeaderField: (k) => events.push(`field ${k}`),
+      wroteHeaders: () => events.push("wroteHeaders"),
+      wroteRequest: () => events.push("wroteRequest"),
+      gotFirstResponseByte: () => events.push("gotFirstResponseByte"),
+    };
+    const res = await t.roundTrip({ url: peer.url, trace });
+    await res.text();
+    return { events, res };
+  };
+  const first = await run();
+  assert.deepEqual(
+    first.events.filter((e) => !e.startsWith("field")),
+    [
+      "getConn",
+      "tlsHandshakeStart",
+      "tlsHandshakeDone h2",
+      "gotConn reused=false wasIdle=false",
+      "wroteHeaders",
+      "wroteRequest",
+      "gotFirstResponseByte",
+    ],
+  );
+  assert.deepEqual(
+    first.events.filter((e) => e.startsWith("field")),
+    [
+      "field :method",
+      "field :scheme",
+      "field :authority",
+      "field :path",
+      "field user-agent",
+      "field accept-encoding",
+    ],
+  );
+  assert.ok(first.res.timings.tlsDone >= 0 && first.res.timings.end >= first.res.timings.firstByte);
+  await waitFor(() => t.stats().idle === 1, 2000, "the stream to close");
+  const second = await run();
+  assert.equal(second.events[1], "gotConn reused=true wasIdle=true");
+  assert.equal(second.res.conn.reused, true);
+  assert.equal(second.res.conn.remoteAddress, "127.0.0.1");
+  assert.equal(second.res.timings.tlsDone, -1);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("Expect: 100-continue over HTTP/2: the body waits for 100; a final status instead skips it", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, async (stream, headers) => {
+    if (headers[":path"] === "/refuse") {
+      stream.respond({ ":status": 417 });
+      stream.end("no");
+      return;
+    }
+    stream.additionalHeaders({ ":status": 100 });
+    const body = await readAll(stream);
+    stream.respond({ ":status": 200 });
+    stream.end(body);
+  });
+  const t = transport(ctx, { expectContinueTimeout: 60_000 });
+  let got100 = 0;
+  const res = await t.roundTrip({
+    url: peer.url,
+    method: "PUT",
+    body: "the body",
+    expectContinue: true,
+    trace: { got100Continue: () => got100++ },
+  });
+  assert.equal(await res.text(), "the body");
+  assert.equal(got100, 1);
+  assert.equal(peer.streams[0]!.headers.expect, "100-continue");
+  const refused = await t.roundTrip({
+    url: `${peer.url}/refuse`,
+    method: "PUT",
+    body: "unsent",
+    expectContinue: true,
+  });
+  assert.equal(refused.status, 417);
+  assert.equal(await refused.text(), "no");
+  await waitFor(() => t.stats().active === 0 && peer.closedWith.has("/refuse"), 2000, "the stream to close");
+  assert.equal(
+    await (await t.roundTrip({ url: peer.url, method: "PUT", body: "x", expectContinue: true })).text(),
+    "x",
+  );
+  assert.equal(peer.sessions, 1);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("bodyTimeout: a stalled HTTP/2 body fails (phase body), its stream is reset, the session goes on", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream, headers) => {
+    stream.respond({ ":status": 200 });
+    if (headers[":path"] === "/stall") stream.write("a little");
+    else stream.end("fine");
+  });
+  const t = transport(ctx, { bodyTimeout: 100 });
+  const res = await t.roundTrip({ url: `${peer.url}/stall` });
+  const err = await rejectsWith(res.text(), "ERR_TIMEOUT");
+  assert.equal(err.phase, "body");
+  await waitFor(() => peer.closedWith.get("/stall") === NGHTTP2_CANCEL, 2000, "RST_STREAM(CANCEL)");
+  assert.equal(await (await t.roundTrip({ url: peer.url })).text(), "fine");
+  assert.equal(peer.sessions, 1);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("maxResponseHeaderBytes bounds an HTTP/2 response head: ERR_HEADERS_TOO_LARGE", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream, headers) => {
+    const big = headers[":path"] === "/big";
+    stream.respond({ ":status": 200, ...(big ? { "x-big": "b".repeat(8000) } : {}) });
+    stream.end("ok");
+  });
+  const t = transport(ctx, { maxResponseHeaderBytes: 4096 });
+  await rejectsWith(t.roundTrip({ url: `${peer.url}/big` }), "ERR_HEADERS_TOO_LARGE");
+  assert.equal(await (await t.roundTrip({ url: peer.url })).text(), "ok");
+  await waitFor(() => t.stats().active === 0, 2000, "no active stream");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("a Response dropped with its HTTP/2 body still arriving: warned once, its stream reset, the session kept", async (ctx) => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) {
+    ctx.skip("needs --expose-gc (scripts/run-tests.mjs passes it)");
+    return;
+  }
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream) => {
+    stream.respond({ ":status": 200 });
+    stream.write("only the start");
+  });
+  const t = transport(ctx);
+  const warnings: Error[] = [];
+  const onWarning = (w: Error & { code?: string }) => {
+    if (w.code === "ROUNDTRIP_UNCONSUMED_BODY") warnings.push(w);
+  };
+  process.on("warning", onWarning);
+  ctx.after(() => process.off("warning", onWarning));
+  const drop = async () => {
+    const res = await t.roundTrip({ url: `${peer.url}/h2-dropped` });
+    assert.equal(res.status, 200);
+  };
+  await drop();
+  assert.equal(t.stats().active, 1);
+  for (let i = 0; i < 100 && (t.stats().active > 0 || warnings.length === 0); i++) {
+    gc();
+    await sleep(10);
+  }
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!.message, /h2-dropped/);
+  assert.equal(t.stats().active, 0);
+  await waitFor(() => peer.closedWith.get("/h2-dropped") === NGHTTP2_CANCEL, 2000, "RST_STREAM(CANCEL)");
+  assert.equal(t.stats().total, 1, "the session stays");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
