@@ -776,7 +776,7 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
 
   h2Busy(session: PooledSession, busy: boolean): void {
     const pool = session[kPool]!;
-    if (session[kActive] === busy) return;
+    if ((session[kActive] ?? false) === busy) return;
     session[kActive] = busy;
     pool.active += busy ? 1 : -1;
   }

@@ -19,7 +19,15 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import zlib from "node:zlib";
 import { type ClientTrace, file, Transport, type TransportOptions } from "../../src/index.js";
-import { assertNoLeaks, closeAfter, deferred, rejectsWith, tcpHandles, waitFor } from "../helpers.js";
+import {
+  assertNoLeaks,
+  closeAfter,
+  deferred,
+  gatedDial,
+  rejectsWith,
+  tcpHandles,
+  waitFor,
+} from "../helpers.js";
 import { TLS_CERT, TLS_KEY } from "../server/helpers.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -993,6 +1001,33 @@ test("a Response dropped with its HTTP/2 body still arriving: warned once, its s
   assert.equal(t.stats().active, 0);
   await waitFor(() => peer.closedWith.get("/h2-dropped") === NGHTTP2_CANCEL, 2000, "RST_STREAM(CANCEL)");
   assert.equal(t.stats().total, 1, "the session stays");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("a dial whose request was aborted still parks its session idle; closeIdleConnections closes it, stats stay sane", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, (stream) => {
+    stream.respond({ ":status": 200 });
+    stream.end("ok");
+  });
+  const gate = gatedDial();
+  const t = transport(ctx, { dial: gate.dial });
+  const ac = new AbortController();
+  const p = t.roundTrip({ url: peer.url, signal: ac.signal });
+  await waitFor(() => gate.pending === 1, 2000, "the dial at the gate");
+  ac.abort();
+  await rejectsWith(p, "ERR_ABORTED");
+  assert.equal(t.stats().waiting, 0);
+  gate.open();
+  await waitFor(() => t.stats().total === 1, 2000, "the session to be parked");
+  assert.deepEqual([t.stats().active, t.stats().idle], [0, 1]);
+  t.closeIdleConnections();
+  await waitFor(() => t.stats().total === 0, 2000, "the idle session to close");
+  assert.deepEqual([t.stats().active, t.stats().idle], [0, 0]);
+  // The next request dials again and is served.
+  assert.equal(await (await t.roundTrip({ url: peer.url })).text(), "ok");
+  assert.equal(peer.sessions, 2);
   await peer.close();
   await assertNoLeaks(t, base);
 });
