@@ -143,10 +143,6 @@ export class H2Exchange implements BodySource {
     readonly t0: number,
   ) {}
 
-  get readingPausedByReader(): boolean {
-    return (this.paused & 1) !== 0;
-  }
-
   pause(): void {
     this.pauseReading(1);
   }
