@@ -40,6 +40,8 @@ export interface OutgoingBody {
    * resolves with the length, or null when it stays unknown.
    */
   prepare?: () => Promise<number | null>;
+  /** Closes a one-shot source if it was never opened (the request failed before its body). */
+  dispose?: () => void;
 }
 
 export function bytesBody(bytes: Buffer, contentType: string | null): OutgoingBody {
@@ -98,13 +100,14 @@ export function toOutgoingBody(init: BodyInit): OutgoingBody {
   if (init instanceof Readable || isAsyncIterable(init)) {
     let opened = false;
     const source = init as AsyncIterable<Uint8Array | string>;
-    return streamBody(
+    const body = streamBody(
       () => {
-        if (opened)
+        if (opened) {
           throw new RoundtripError(
             "ERR_REQUEST_BODY",
             "a stream body can be sent only once; pass getBody to resend it",
           );
+        }
         opened = true;
         return source;
       },
@@ -112,7 +115,14 @@ export function toOutgoingBody(init: BodyInit): OutgoingBody {
       false,
       null,
     );
+    body.dispose = () => {
+      if (opened) return; // the writer closes what it opened
+      opened = true;
+      closeSource(source);
+    };
+    return body;
   }
+
   throw new RoundtripError(
     "ERR_REQUEST_BODY",
     `unsupported body type ${Object.prototype.toString.call(init)}`,
@@ -151,4 +161,19 @@ export function toChunk(chunk: unknown): Buffer {
     "ERR_REQUEST_BODY",
     `request body stream produced a ${typeof chunk === "object" ? Object.prototype.toString.call(chunk) : typeof chunk}, not bytes`,
   );
+}
+
+/** Closes a stream source nobody will read: destroy a Readable, cancel a ReadableStream, end a generator. */
+function closeSource(source: AsyncIterable<unknown>): void {
+  try {
+    if (source instanceof Readable) source.destroy();
+    else if (typeof ReadableStream !== "undefined" && source instanceof ReadableStream) {
+      void source.cancel().catch(() => {});
+    } else {
+      const gen = source as Partial<AsyncGenerator<unknown>>;
+      if (typeof gen.return === "function") void gen.return(undefined).catch(() => {});
+    }
+  } catch {
+    // closing is best effort
+  }
 }

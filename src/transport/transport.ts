@@ -297,7 +297,22 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     // Where the request was made, for the unconsumed-body warning; formatted only if used.
     // Recording where each request was made costs 3-5 µs; only when asked for.
     const stack = this.#callSites ? captureSite(Transport.prototype.roundTrip) : null;
-    return this.#attempt(req, 0, t0, stack);
+    let sent: Promise<Response>;
+    try {
+      sent = this.#attempt(req, 0, t0, stack);
+    } catch (err) {
+      // A caller's proxy function (or its URL) threw: a rejection, never a throw.
+      sent = Promise.reject(err);
+    }
+    const dispose = req.body?.dispose;
+    // A one-shot source the request never got to read is closed, as Go closes a request
+    // body on every path (a file stream would otherwise keep its fd).
+    return dispose === undefined
+      ? sent
+      : sent.catch((err: unknown) => {
+          dispose();
+          throw err;
+        });
   }
 
   #attempt(
@@ -363,11 +378,10 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
           if (reused && nothingReceived && attempt === 0 && this.#shouldRetry(req, err)) {
             try {
               req.body = replayBody(req);
+              resolve(this.#attempt(req, 1, t0, stack));
             } catch (e) {
               reject(e);
-              return;
             }
-            resolve(this.#attempt(req, 1, t0, stack));
             return;
           }
           reject(err);
@@ -432,11 +446,10 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
           if (attempt === 0 && this.#shouldRetryH2(req, err, retry, reused)) {
             try {
               req.body = replayBody(req);
+              resolve(this.#attempt(req, 1, t0, stack));
             } catch (e) {
               reject(e);
-              return;
             }
-            resolve(this.#attempt(req, 1, t0, stack));
             return;
           }
           reject(err);

@@ -180,3 +180,36 @@ test("CRLF cannot reach the wire through proxyConnectHeaders or multipart names"
   await peer.close();
   await assertNoLeaks(t, base);
 });
+
+test("a request that fails before its body is read closes the caller's stream; a throwing proxy function rejects", async () => {
+  const base = tcpHandles();
+  const closed = await new Promise<net.Server>((r) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => r(s));
+  });
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r())); // nothing listens there now
+  const t = new Transport({ proxy: null });
+  const { Readable } = await import("node:stream");
+  const body = new Readable({ read() {} });
+  const p = t.roundTrip({ url: `http://127.0.0.1:${port}/`, method: "POST", body });
+  await rejectsWith(p, "ERR_CONNECT");
+  await waitFor(() => body.destroyed, 2000, "the unread body stream to be destroyed");
+
+  const bad = new Transport({
+    proxy: () => {
+      throw new Error("proxy chooser bug");
+    },
+  });
+  let threw = false;
+  let rejected: Promise<unknown> | null = null;
+  try {
+    rejected = bad.roundTrip({ url: "http://example.test/" });
+  } catch {
+    threw = true;
+  }
+  assert.equal(threw, false, "roundTrip never throws synchronously");
+  await assert.rejects(rejected!, /proxy chooser bug/);
+  await assertNoLeaks(bad, base);
+  await assertNoLeaks(t, base);
+});
