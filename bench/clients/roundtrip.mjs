@@ -124,8 +124,10 @@ export const variants = {
   // which is the point of measuring it.
   "roundtrip.fetch": {
     async rps(ctx) {
-      const rt = await load("fetch");
-      const init = { method: ctx.method, body: ctx.body ?? undefined, headers: ctx.headers };
+      // Same sized Transport as the other roundtrip rows, through fetch's `client` field.
+      const { rt, client } = await transportAndClient(ctx);
+      if (typeof rt.fetch !== "function") throw new Error("dist/index.js does not export fetch");
+      const init = { method: ctx.method, body: ctx.body ?? undefined, headers: ctx.headers, client };
       return fromPromise(async () => {
         const res = await rt.fetch(ctx.url, init);
         const text = await res.text();

@@ -200,6 +200,12 @@ export class Body implements AsyncIterable<Uint8Array> {
     return this.#used;
   }
 
+  /** @internal every byte is here and nothing failed: reading will not wait. */
+  get _complete(): boolean {
+    const b = this.#buf;
+    return !this.#used && b.done && b.error === null && !b.discarded;
+  }
+
   /** Bytes received so far. */
   get received(): number {
     return this.#buf.received;

@@ -84,7 +84,13 @@ export async function fetch(
   }
   const nullBody = NULL_BODY_STATUS.has(res.status) || method === "HEAD";
   if (nullBody) await res.close();
-  const out = new globalThis.Response(nullBody ? null : bodyStream(res, signal), {
+  // A body that arrived whole with the head goes in as bytes: no stream to pump per chunk.
+  const payload: globalThis.BodyInit | null = nullBody
+    ? null
+    : res.body._complete
+      ? ((await res.body.bytes()) as Uint8Array<ArrayBuffer>)
+      : bodyStream(res, signal);
+  const out = new globalThis.Response(payload, {
     status: res.status,
     statusText: res.statusText,
     headers: res.headers.raw(),
@@ -130,6 +136,7 @@ function bodyStream(res: RtResponse, signal: AbortSignal | undefined): ReadableS
       },
       async cancel() {
         await it.return(undefined);
+        await res.close(); // the iterator may never have started: free the connection here
       },
     },
     { highWaterMark: 0 },
