@@ -84,3 +84,9 @@ export function maskUserinfo(text: string): string {
   if (colon < 0 || userinfo.slice(colon + 1) === "***") return text;
   return `${m[1]}${userinfo.slice(0, colon)}:***@${text.slice(m[0].length)}`;
 }
+
+/** Sets `url` (already masked) on a RoundtripError that has none; other errors pass through. */
+export function withURL(err: Error, url: string): Error {
+  if (err instanceof RoundtripError && err.url === undefined) err.url = url;
+  return err;
+}

@@ -100,6 +100,18 @@ export class OpenFile {
     }
   }
 
+  /** The range as chunks read with backpressure (the fd stays open: close() owns it). */
+  async *chunks(highWaterMark = 256 * 1024): AsyncGenerator<Buffer> {
+    if (this.length === 0) return;
+    const stream = this.handle.createReadStream({
+      start: this.offset,
+      end: this.offset + this.length - 1,
+      autoClose: false,
+      highWaterMark,
+    });
+    for await (const c of stream) yield c as Buffer;
+  }
+
   close(): Promise<void> {
     return this.handle.close();
   }

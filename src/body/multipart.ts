@@ -115,13 +115,7 @@ export function multipartBody(form: FormInit): OutgoingBody {
               `form file ${v.path} changed size before it was sent (${part.expected} → ${opened.length} bytes)`,
             );
           }
-          const stream = opened.handle.createReadStream({
-            start: opened.offset,
-            end: opened.offset + opened.length - 1,
-            autoClose: false,
-            highWaterMark: 256 * 1024,
-          });
-          if (opened.length > 0) for await (const c of stream) yield c as Buffer;
+          yield* opened.chunks();
         } finally {
           await opened.close();
         }

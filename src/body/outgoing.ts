@@ -6,7 +6,7 @@
 import { Readable } from "node:stream";
 import { RoundtripError } from "../errors.js";
 import { FileBody } from "./file.js";
-import { type FormInit, multipartBody } from "./multipart.js";
+import { multipartBody } from "./multipart.js";
 
 export type BodyInit =
   | string
@@ -138,10 +138,6 @@ export function jsonBody(value: unknown): OutgoingBody {
   }
   if (text === undefined) throw new RoundtripError("ERR_REQUEST_BODY", "json option serializes to nothing");
   return bytesBody(Buffer.from(text, "utf8"), "application/json");
-}
-
-export function formBody(form: FormInit): OutgoingBody {
-  return multipartBody(form);
 }
 
 function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {

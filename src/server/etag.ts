@@ -2,6 +2,7 @@
  * Entity tags (RFC 9110 section 8.8.3): scanning them out of If-Match / If-None-Match /
  * If-Range lists, the two comparison functions, and the tag serveFile generates.
  */
+import { trimOWS } from "../http1/chars.js";
 
 /**
  * Reads one entity tag at the start of `s` (after optional whitespace). Returns the tag,
@@ -66,12 +67,4 @@ export function listMatches(list: string, match: (tag: string) => boolean): bool
 export function fileETag(size: number, mtimeNs: bigint, weak: boolean): string {
   const tag = `"${size.toString(16)}-${mtimeNs.toString(16)}"`;
   return weak ? `W/${tag}` : tag;
-}
-
-function trimOWS(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (start < end && (s[start] === " " || s[start] === "\t")) start++;
-  while (end > start && (s[end - 1] === " " || s[end - 1] === "\t")) end--;
-  return start === 0 && end === s.length ? s : s.slice(start, end);
 }

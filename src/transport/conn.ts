@@ -19,7 +19,7 @@ import type { OpenFile } from "../body/file.js";
 import { type Body, BodyBuffer, type BodySource, trackUnconsumed } from "../body/incoming.js";
 import { toChunk } from "../body/outgoing.js";
 import { sendFileToSocket } from "../body/zerocopy.js";
-import { RoundtripError } from "../errors.js";
+import { RoundtripError, withURL } from "../errors.js";
 import { trustedHeaders } from "../http1/headers.js";
 import { chunkHeader, type Framing, lastChunk, planFraming, serializeHead } from "../http1/request.js";
 import { type ResponseHandler, type ResponseHead, ResponseParser, State } from "../http1/response-parser.js";
@@ -201,6 +201,11 @@ export class Conn implements ResponseHandler {
     return this.#addresses;
   }
 
+  /** The response head is in and its body is still arriving (the body timeout applies). */
+  get readingBody(): boolean {
+    return this.#ex !== null && this.#ex.phase === Phase.BODY;
+  }
+
   /** We paused reading (a slow reader, a full decoder): a stall is not the server's fault. */
   get readingPausedByReader(): boolean {
     return this.#paused !== 0;
@@ -290,11 +295,7 @@ export class Conn implements ResponseHandler {
     const req = ex.req;
     const trace = req.trace;
     const s = this.settings;
-    const wantDecode =
-      s.acceptEncoding !== null &&
-      !req.isHead &&
-      !(req.headers?.has("accept-encoding") ?? false) &&
-      !(req.headers?.has("range") ?? false);
+    const wantDecode = s.acceptEncoding !== null && wantsDecoding(req);
     const head = serializeHead(
       {
         method: req.method,
@@ -343,50 +344,17 @@ export class Conn implements ResponseHandler {
     const req = ex.req;
     const body = req.body;
     const socket = this.socket;
-    if (body === null) {
-      const framing = planFraming(req.method, undefined, req.headers);
-      const head = this.#head(ex, framing);
-      if (framing.kind === "chunked") {
-        socket.write(Buffer.concat([head, Buffer.from("0\r\n\r\n", "latin1")]));
-      } else {
-        socket.write(head);
-      }
-      this.#wroteHeaders(ex);
-      this.#wroteRequest(ex);
-      return;
-    }
+    // Bodiless and small in-memory requests never come here (#writeSmall sends them).
+    if (body === null) throw new Error("unreachable: #writeSmall sends bodiless requests");
     if (body.kind === "bytes") {
+      // Here only with Expect: 100-continue, or a body too big to coalesce with the head.
       const bytes = body.bytes!;
       const framing = planFraming(req.method, bytes.length, req.headers);
-      const head = this.#head(ex, framing);
-      if (req.expectContinue && bytes.length > 0) {
-        socket.write(head);
-        this.#wroteHeaders(ex);
-        if (!(await this.#waitContinue(ex))) return;
-        // #writeChunks reports the progress and wroteRequest itself.
-        await this.#writeChunks(ex, framing, oneChunk(bytes), bytes.length);
-        return;
-      } else if (framing.kind === "chunked") {
-        socket.write(
-          Buffer.concat([
-            head,
-            Buffer.from(chunkHeader(bytes.length), "latin1"),
-            bytes,
-            Buffer.from("\r\n0\r\n\r\n", "latin1"),
-          ]),
-        );
-        this.#wroteHeaders(ex);
-      } else if (bytes.length <= COALESCE_LIMIT) {
-        socket.write(bytes.length === 0 ? head : Buffer.concat([head, bytes], head.length + bytes.length));
-        this.#wroteHeaders(ex);
-      } else {
-        socket.write(head);
-        this.#wroteHeaders(ex);
-        await this.#writeChunks(ex, framing, oneChunk(bytes), bytes.length);
-        return;
-      }
-      this.#uploadProgress(ex, bytes.length, bytes.length, true);
-      this.#wroteRequest(ex);
+      socket.write(this.#head(ex, framing));
+      this.#wroteHeaders(ex);
+      if (req.expectContinue && bytes.length > 0 && !(await this.#waitContinue(ex))) return;
+      // Frames the bytes (chunked or not), reports progress and wroteRequest.
+      await this.#writeChunks(ex, framing, oneChunk(bytes), bytes.length);
       return;
     }
     if (body.kind === "file") {
@@ -403,7 +371,7 @@ export class Conn implements ResponseHandler {
           // must find it so, or the connection would not be reused.
           this.#wroteRequest(ex);
         } else {
-          await this.#writeChunks(ex, framing, fileChunks(opened), opened.length); // reports wroteRequest
+          await this.#writeChunks(ex, framing, opened.chunks(), opened.length); // reports wroteRequest
           if (!ex.writeDone) return;
         }
         // A file that changed size under us sent a body that may not be what it was.
@@ -657,7 +625,7 @@ export class Conn implements ResponseHandler {
     let uncompressed = false;
     if (head.framing !== "none" && this.settings.acceptEncoding !== null && head.status !== 206) {
       const ce = head.contentEncoding;
-      if (ce !== null && wasAccepted(ex)) {
+      if (ce !== null && wantsDecoding(ex.req)) {
         const decoder = createDecoder(ce, buffer, this, ex);
         if (decoder !== null) {
           ex.decoder = decoder;
@@ -846,12 +814,12 @@ export class Conn implements ResponseHandler {
     if (ex.phase === Phase.HEAD) {
       this.owner.inactive(this);
       this.destroy(null);
-      ex.onError(withURL(err, ex), nothingReceived);
+      ex.onError(withURL(err, ex.req.displayURL), nothingReceived);
     } else {
       if (ex.phase !== Phase.DONE) this.owner.inactive(this);
       ex.phase = Phase.DONE;
       if (ex.decoder !== null) ex.decoder.destroy();
-      ex.buffer!.fail(withURL(err, ex));
+      ex.buffer!.fail(withURL(err, ex.req.displayURL));
       ex.discardSettled();
       this.destroy(null);
     }
@@ -908,14 +876,10 @@ export class Conn implements ResponseHandler {
 
 function ignore(): void {}
 
-function wasAccepted(ex: Exchange): boolean {
-  const h = ex.req.headers;
-  return !ex.req.isHead && !(h?.has("accept-encoding") ?? false) && !(h?.has("range") ?? false);
-}
-
-function withURL(err: Error, ex: Exchange): Error {
-  if (err instanceof RoundtripError && err.url === undefined) err.url = ex.req.displayURL;
-  return err;
+/** We ask for compressed bodies (and decode them) unless HEAD, a Range, or the caller's own Accept-Encoding. */
+export function wantsDecoding(req: PreparedRequest): boolean {
+  const h = req.headers;
+  return !req.isHead && !(h?.has("accept-encoding") ?? false) && !(h?.has("range") ?? false);
 }
 
 function socketError(err: Error, beforeHead: boolean): RoundtripError {
@@ -928,15 +892,4 @@ function socketError(err: Error, beforeHead: boolean): RoundtripError {
 
 async function* oneChunk(bytes: Buffer): AsyncGenerator<Buffer> {
   yield bytes;
-}
-
-async function* fileChunks(opened: OpenFile): AsyncGenerator<Buffer> {
-  if (opened.length === 0) return;
-  const stream = opened.handle.createReadStream({
-    start: opened.offset,
-    end: opened.offset + opened.length - 1,
-    autoClose: false,
-    highWaterMark: 256 * 1024,
-  });
-  for await (const c of stream) yield c as Buffer;
 }

@@ -35,8 +35,6 @@ export interface DialTarget {
   scheme: string;
   hostname: string;
   port: number;
-  /** TLS server name when it differs from hostname (never for IP literals). */
-  servername?: string;
 }
 
 export interface DialResult {
@@ -296,7 +294,7 @@ function tlsHandshake(
 ): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     trace?.tlsHandshakeStart?.();
-    const name = target.servername ?? target.hostname;
+    const name = target.hostname;
     const socket = tlsConnect({
       ALPNProtocols: alpn,
       ...settings.tls,

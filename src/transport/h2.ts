@@ -27,7 +27,7 @@ import type { TLSSocket } from "node:tls";
 import type { OpenFile } from "../body/file.js";
 import { BodyBuffer, type BodySource, trackUnconsumed } from "../body/incoming.js";
 import { toChunk } from "../body/outgoing.js";
-import { RoundtripError } from "../errors.js";
+import { RoundtripError, withURL } from "../errors.js";
 import { type Headers, trustedHeaders } from "../http1/headers.js";
 import { planFraming } from "../http1/request.js";
 import { originForm } from "../http1/url.js";
@@ -440,7 +440,7 @@ export class H2Session {
         return;
       }
       if (opened !== null) {
-        await this.#writeChunks(ex, stream, fileChunks(opened), opened.length, opened.length);
+        await this.#writeChunks(ex, stream, opened.chunks(FILE_CHUNK), opened.length, opened.length);
         if (ex.writeStopped || stream.destroyed) return;
         await opened.checkUnchanged();
       } else {
@@ -858,7 +858,7 @@ export class H2Session {
     ex.writeStopped = true;
     ex.continueWaiter?.(false);
     ex.drainWaiter?.();
-    const e = withURL(err, ex);
+    const e = withURL(err, ex.req.displayURL);
     const phase = ex.phase;
     ex.phase = Phase.DONE;
     this.#settle(ex);
@@ -1015,20 +1015,4 @@ function abortError(ex: H2Exchange): RoundtripError {
     cause: reason,
     url: ex.req.displayURL,
   });
-}
-
-function withURL(err: Error, ex: H2Exchange): Error {
-  if (err instanceof RoundtripError && err.url === undefined) err.url = ex.req.displayURL;
-  return err;
-}
-
-async function* fileChunks(opened: OpenFile): AsyncGenerator<Buffer> {
-  if (opened.length === 0) return;
-  const stream = opened.handle.createReadStream({
-    start: opened.offset,
-    end: opened.offset + opened.length - 1,
-    autoClose: false,
-    highWaterMark: FILE_CHUNK,
-  });
-  for await (const c of stream) yield c as Buffer;
 }

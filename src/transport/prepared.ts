@@ -3,7 +3,8 @@
  * body reduced to an OutgoingBody. Retries and redirects reuse it.
  */
 import type { FormInit } from "../body/multipart.js";
-import { type BodyInit, formBody, jsonBody, type OutgoingBody, toOutgoingBody } from "../body/outgoing.js";
+import { multipartBody } from "../body/multipart.js";
+import { type BodyInit, jsonBody, type OutgoingBody, toOutgoingBody } from "../body/outgoing.js";
 import { RoundtripError, redactURL } from "../errors.js";
 import { isHost, printable } from "../http1/chars.js";
 import { Headers, type HeadersInit } from "../http1/headers.js";
@@ -98,7 +99,7 @@ export function prepareRequest(opts: TransportRequest): PreparedRequest {
   }
   if (opts.body != null) body = toOutgoingBody(opts.body);
   else if (opts.json !== undefined) body = jsonBody(opts.json);
-  else if (opts.form !== undefined) body = formBody(opts.form);
+  else if (opts.form !== undefined) body = multipartBody(opts.form);
   else if (opts.getBody) body = toOutgoingBody(opts.getBody());
 
   let headersOut = headers;

@@ -20,7 +20,7 @@
  * `waiters`. While a key may speak h2, it is dialed once at a time.
  */
 import type { ConnectionOptions, TLSSocket } from "node:tls";
-import { RoundtripError } from "../errors.js";
+import { RoundtripError, withURL } from "../errors.js";
 import { absoluteForm } from "../http1/url.js";
 import { Conn, type ConnOwner, type ConnSettings, Exchange } from "./conn.js";
 import { ACCEPT_ENCODING } from "./decode.js";
@@ -376,12 +376,7 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
         resolve,
         (err, nothingReceived) => {
           if (reused && nothingReceived && attempt === 0 && this.#shouldRetry(req, err)) {
-            try {
-              req.body = replayBody(req);
-              resolve(this.#attempt(req, 1, t0, stack));
-            } catch (e) {
-              reject(e);
-            }
+            this.#retry(req, t0, stack, resolve, reject);
             return;
           }
           reject(err);
@@ -444,12 +439,7 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
         resolve,
         (err: Error, retry: H2Retry) => {
           if (attempt === 0 && this.#shouldRetryH2(req, err, retry, reused)) {
-            try {
-              req.body = replayBody(req);
-              resolve(this.#attempt(req, 1, t0, stack));
-            } catch (e) {
-              reject(e);
-            }
+            this.#retry(req, t0, stack, resolve, reject);
             return;
           }
           reject(err);
@@ -478,6 +468,22 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     if (!(err instanceof RoundtripError) || err.code !== "ERR_CONNECTION_CLOSED") return false;
     if (req.signal?.aborted || this.#closed) return false;
     return (retry === "any" || req.idempotent) && canReplay(req);
+  }
+
+  /** The second (and last) attempt of a request whose first failed retryably. */
+  #retry(
+    req: PreparedRequest,
+    t0: number,
+    stack: (() => string) | null,
+    resolve: (res: Response | Promise<Response>) => void,
+    reject: (err: unknown) => void,
+  ): void {
+    try {
+      req.body = replayBody(req);
+      resolve(this.#attempt(req, 1, t0, stack));
+    } catch (e) {
+      reject(e);
+    }
   }
 
   /** Go's shouldRetryRequest, narrowed: only a connection that died under us, and a replayable request. */
@@ -640,13 +646,13 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
         pool.dialing--;
         if (pool.h2Capable && pool.dialing === 0) {
           // Every waiter was waiting on this one dial: they all learn why (Go's dialCall).
-          for (const w of pool.waiters.splice(0)) w.reject(withURL(err, w.req));
+          for (const w of pool.waiters.splice(0)) w.reject(withURL(err, w.req.displayURL));
           this.#forget(pool);
           return;
         }
         // The dial failed: the oldest waiter without a dial of its own learns why.
         const w = pool.waiters.length > pool.dialing ? pool.waiters.splice(pool.dialing, 1)[0] : undefined;
-        w?.reject(withURL(err, w.req));
+        w?.reject(withURL(err, w.req.displayURL));
         this.#dialIfAllowed(pool, null);
         this.#forget(pool);
       },
@@ -844,13 +850,14 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
           if (now >= conn.expiresAt) conn.destroy(null);
         } else if (
           bodyTimeout > 0 &&
-          ex.phase === 1 &&
+          conn.readingBody &&
           !conn.readingPausedByReader &&
           now - conn.lastRead > bodyTimeout
         ) {
           conn.destroy(
             new RoundtripError("ERR_TIMEOUT", `response body stalled for ${bodyTimeout} ms`, {
               phase: "body",
+              url: ex.req.displayURL,
             }),
           );
         }
@@ -979,11 +986,6 @@ function abortError(req: PreparedRequest): RoundtripError {
   const reason = req.signal?.reason;
   if (reason instanceof RoundtripError) return reason;
   return new RoundtripError("ERR_ABORTED", "the request was aborted", { cause: reason, url: req.displayURL });
-}
-
-function withURL(err: Error, req: PreparedRequest): Error {
-  if (err instanceof RoundtripError && err.url === undefined) err.url = req.displayURL;
-  return err;
 }
 
 /** The caller's stack above `fn`, captured now and formatted only when asked for. */
