@@ -79,36 +79,11 @@ function track(server: net.Server): Omit<Peer, "url" | "port"> {
 }
 
 /**
- * Reads one HTTP/1.1 request head (and a Content-Length body) from a raw socket.
- * Resolves with the head text and body, leaving later bytes for the next call.
+ * Reads one HTTP/1.1 request head and its body (Content-Length or chunked, decoded) from
+ * a raw socket, leaving later bytes for the next call. Same reader as readMessage.
  */
 export function readRequest(socket: net.Socket): Promise<{ head: string; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const state = socket as net.Socket & { _rtBuf?: Buffer };
-    let buf = state._rtBuf ?? Buffer.alloc(0);
-    const tryParse = (): boolean => {
-      const end = buf.indexOf("\r\n\r\n");
-      if (end < 0) return false;
-      const head = buf.subarray(0, end).toString("latin1");
-      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      const len = m ? Number(m[1]) : 0;
-      if (buf.length < end + 4 + len) return false;
-      const body = buf.subarray(end + 4, end + 4 + len);
-      state._rtBuf = buf.subarray(end + 4 + len);
-      socket.off("data", onData);
-      socket.off("close", onClose);
-      resolve({ head, body });
-      return true;
-    };
-    const onData = (c: Buffer) => {
-      buf = Buffer.concat([buf, c]);
-      tryParse();
-    };
-    const onClose = () => reject(new Error("socket closed before a full request"));
-    if (tryParse()) return;
-    socket.on("data", onData);
-    socket.on("close", onClose);
-  });
+  return readMessage(socket);
 }
 
 /** Pool back to zero and no TCP handle beyond `baseline` (default: peers already closed). */
