@@ -296,11 +296,29 @@ export class Body implements AsyncIterable<Uint8Array> {
   stream(): Readable {
     const buf = this.#claim();
     const it = this.#chunks(buf);
-    const readable = Readable.from(it, { objectMode: false });
-    // Destroyed before its first read, the generator never started and its finally would
-    // not run: free the connection here.
-    readable.once("close", () => void discard(buf, this));
-    return readable;
+    const body = this;
+    return new Readable({
+      async read() {
+        try {
+          const r = await it.next();
+          this.push(r.done ? null : r.value);
+        } catch (err) {
+          this.destroy(err as Error);
+        }
+      },
+      // Discard first: failing the buffer wakes a read waiting for data, so destroy never
+      // waits on a server that sends nothing more (a generator's return() would queue
+      // behind that read).
+      destroy(err, callback) {
+        discard(buf, body).then(
+          () => {
+            void it.return(undefined);
+            callback(err);
+          },
+          (e: Error) => callback(err ?? e),
+        );
+      },
+    });
   }
 
   /** A WHATWG ReadableStream over the body (created on demand). */
@@ -316,8 +334,9 @@ export class Body implements AsyncIterable<Uint8Array> {
           else controller.enqueue(r.value);
         },
         async cancel() {
+          // Discard first (it wakes a pending read); the generator may never have started.
+          await discard(buf, body);
           await it.return(undefined);
-          await discard(buf, body); // the generator may never have started
         },
       },
       { highWaterMark: 0 },

@@ -135,8 +135,9 @@ function bodyStream(res: RtResponse, signal: AbortSignal | undefined): ReadableS
         else controller.enqueue(r.value);
       },
       async cancel() {
+        // Free the connection first (it wakes a pending read); the iterator may never have started.
+        await res.close();
         await it.return(undefined);
-        await res.close(); // the iterator may never have started: free the connection here
       },
     },
     { highWaterMark: 0 },

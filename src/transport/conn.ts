@@ -517,7 +517,10 @@ export class Conn implements ResponseHandler {
       const settle = (send: boolean) => {
         clearTimeout(timer);
         ex.continueWaiter = null;
-        if (!send) ex.bodySkipped = true;
+        if (!send) {
+          ex.bodySkipped = true;
+          ex.req.body?.dispose?.(); // a one-shot source we will never read
+        }
         resolve(send && !ex.writeStopped && this.#ex === ex);
       };
       ex.continueWaiter = settle;

@@ -72,6 +72,7 @@ const NOT_SENT = new Set([
   "content-length",
   "te",
   "expect",
+  "http2-settings",
 ]);
 
 /**
@@ -429,6 +430,7 @@ export class H2Session {
         // A final status came first: the body is not sent; our half of the stream is
         // reset once the response is in.
         ex.writeStopped = true;
+        body.dispose?.(); // a one-shot source we will never read
         if (ex.phase === Phase.DONE) this.#reset(ex, CANCEL);
         return;
       }
@@ -723,6 +725,9 @@ export class H2Session {
       ex.timings.end = performance.now() - ex.t0;
       buffer.end();
       this.#settle(ex);
+      // As in #onEnd: an upload told to stop leaves our half of the stream open; reset it
+      // so the stream slot is freed (a 413 with END_STREAM on its HEADERS, say).
+      if (!ex.writeDone && ex.writeStopped) this.#reset(ex, CANCEL);
     } else {
       ex.phase = Phase.BODY;
       // A body still arriving holds its stream: watch for the Response being dropped.

@@ -163,6 +163,25 @@ export function replayBody(req: PreparedRequest): OutgoingBody | null {
   throw new RoundtripError("ERR_REQUEST_BODY", "the request body cannot be sent again");
 }
 
+const TRACE_HOOKS: ReadonlyArray<keyof ClientTrace> = [
+  "getConn",
+  "gotConn",
+  "putIdleConn",
+  "dnsStart",
+  "dnsDone",
+  "connectStart",
+  "connectDone",
+  "tlsHandshakeStart",
+  "tlsHandshakeDone",
+  "wroteHeaderField",
+  "wroteHeaders",
+  "wait100Continue",
+  "got100Continue",
+  "got1xxResponse",
+  "gotFirstResponseByte",
+  "wroteRequest",
+];
+
 /**
  * The caller's trace with every hook guarded: a hook that throws is reported as a
  * warning and the exchange goes on. Hooks run inside socket callbacks, where a throw
@@ -170,7 +189,8 @@ export function replayBody(req: PreparedRequest): OutgoingBody | null {
  */
 function guardTrace(trace: ClientTrace): ClientTrace {
   const guarded: Record<string, (...args: never[]) => void> = {};
-  for (const key of Object.keys(trace) as Array<keyof ClientTrace>) {
+  // By name, not Object.keys: hooks may be methods of a class instance (non-enumerable).
+  for (const key of TRACE_HOOKS) {
     const hook = trace[key];
     if (typeof hook !== "function") continue;
     guarded[key] = (...args: never[]) => {

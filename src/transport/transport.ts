@@ -304,15 +304,14 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
       // A caller's proxy function (or its URL) threw: a rejection, never a throw.
       sent = Promise.reject(err);
     }
-    const dispose = req.body?.dispose;
     // A one-shot source the request never got to read is closed, as Go closes a request
-    // body on every path (a file stream would otherwise keep its fd).
-    return dispose === undefined
-      ? sent
-      : sent.catch((err: unknown) => {
-          dispose();
-          throw err;
-        });
+    // body on every path (a file stream would otherwise keep its fd). Read at failure
+    // time: a retry may have replaced the body through getBody.
+    if (req.body?.dispose === undefined && req.getBody === null) return sent;
+    return sent.catch((err: unknown) => {
+      req.body?.dispose?.();
+      throw err;
+    });
   }
 
   #attempt(

@@ -1031,3 +1031,35 @@ test("a dial whose request was aborted still parks its session idle; closeIdleCo
   await peer.close();
   await assertNoLeaks(t, base);
 });
+
+test("a bodyless error answer (413 with END_STREAM) during a slow upload resets the stream and frees its slot", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(
+    ctx,
+    (stream, headers) => {
+      if (headers[":path"] === "/upload") {
+        // Refuse at once, ending our side on the HEADERS frame, without reading the body.
+        stream.respond({ ":status": 413 }, { endStream: true });
+        return;
+      }
+      stream.respond({ ":status": 200 });
+      stream.end(String(headers[":path"]));
+    },
+    { settings: { maxConcurrentStreams: 1 } },
+  );
+  const t = transport(ctx);
+  await (await t.roundTrip({ url: `${peer.url}/warm` })).text(); // SETTINGS are in: one stream at a time
+  async function* slow() {
+    yield Buffer.from("first");
+    await sleep(50);
+    yield Buffer.from("second"); // never wanted: the answer is already in
+  }
+  const refused = await t.roundTrip({ url: `${peer.url}/upload`, method: "POST", body: slow() });
+  assert.equal(refused.status, 413);
+  // With the slot leaked this would wait forever: the server allows one stream.
+  const next = await t.roundTrip({ url: `${peer.url}/after` });
+  assert.equal(await next.text(), "/after");
+  await waitFor(() => t.stats().active === 0, 2000, "no stream left open");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});

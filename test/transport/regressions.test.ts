@@ -213,3 +213,72 @@ test("a request that fails before its body is read closes the caller's stream; a
   await assertNoLeaks(bad, base);
   await assertNoLeaks(t, base);
 });
+
+test("stream().destroy() while a read waits on a silent server frees the connection at once", async () => {
+  const base = tcpHandles();
+  const peer = await httpServer((_req, res) => {
+    res.write("first"); // then silence, never the end
+  });
+  const t = new Transport({ bodyTimeout: 0 });
+  const res = await t.roundTrip({ url: peer.url });
+  const s = res.body.stream();
+  const first = await new Promise<Buffer>((r) => s.once("data", r));
+  assert.equal(first.toString(), "first");
+  s.pause();
+  // A read is now pending inside the stream (it asked for more); destroy must not wait on it.
+  s.destroy();
+  await waitFor(() => t.stats().active === 0 && t.stats().total === 0, 2000, "the connection to be let go");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("a one-shot stream body is closed when 100-continue is declined with a final status", async () => {
+  const base = tcpHandles();
+  const peer = await rawServer(async (socket) => {
+    await readRequestHead(socket);
+    socket.end("HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  });
+  const t = new Transport({ expectContinueTimeout: 5000 });
+  const { Readable } = await import("node:stream");
+  const body = new Readable({ read() {} });
+  const res = await t.roundTrip({ url: peer.url, method: "PUT", body, expectContinue: true });
+  assert.equal(res.status, 417);
+  await waitFor(() => body.destroyed, 2000, "the unsent body stream to be destroyed");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("trace hooks written as methods of a class instance are called (and guarded)", async () => {
+  const base = tcpHandles();
+  const peer = await httpServer((_req, res) => res.end("ok"));
+  class Recorder {
+    seen: string[] = [];
+    gotConn() {
+      this.seen.push("gotConn");
+    }
+    wroteRequest() {
+      this.seen.push("wroteRequest");
+    }
+  }
+  const trace = new Recorder();
+  const t = new Transport();
+  await (await t.roundTrip({ url: peer.url, trace })).text();
+  assert.deepEqual(trace.seen, ["gotConn", "wroteRequest"]);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+/** Waits for a request head on a raw socket (the body, if any, is not read). */
+function readRequestHead(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    let buf = "";
+    const onData = (c: Buffer) => {
+      buf += c.toString("latin1");
+      if (buf.includes("\r\n\r\n")) {
+        socket.off("data", onData);
+        resolve();
+      }
+    };
+    socket.on("data", onData);
+  });
+}
