@@ -697,7 +697,7 @@ export class Conn implements ResponseHandler {
       // (maxWriteWaitBeforeConnReuse), wait briefly for the write to end; past that, stop
       // writing and do not reuse. #wroteRequest calls back here when it ends.
       if (ex.writeWait === null) {
-        this.owner.inactive(this);
+        // Still active meanwhile: the exchange is not over (stats keep total = active + idle).
         ex.writeWait = setTimeout(() => {
           if (this.#ex !== ex || ex.writeDone) return;
           ex.writeStopped = true;
