@@ -319,3 +319,19 @@ export async function serve<A extends unknown[], P extends { close(): unknown }>
 ): Promise<P> {
   return closeAfter(t, await start(...args));
 }
+
+/**
+ * A scripted server that answers every path with reply(path), except `held`, whose answer
+ * waits until `hold.resolve()`. Closed when the test ends.
+ */
+export async function holdingServer(
+  t: { after(fn: () => unknown): void },
+  held: string,
+): Promise<{ peer: Peer & { requests: ScriptedRequest[] }; hold: ReturnType<typeof deferred<void>> }> {
+  const hold = deferred();
+  const peer = await serve(t, scriptedServer, async (req: ScriptedRequest) => {
+    if (req.path === held) await hold.promise;
+    req.socket.write(reply(req.path));
+  });
+  return { peer, hold };
+}

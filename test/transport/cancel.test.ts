@@ -15,8 +15,8 @@ import { file, type Response, Transport, type TransportOptions } from "../../src
 import {
   assertNoLeaks,
   closeAfter,
-  deferred,
   gatedDial,
+  holdingServer,
   type Peer,
   rawServer,
   rejectsWith,
@@ -257,11 +257,7 @@ test("an abort after the response has fully arrived changes nothing; the idle co
 
 test("one signal shared by sequential requests: aborting affects only the one in flight", async (ctx) => {
   const base = tcpHandles();
-  const hold = deferred();
-  const peer = await serve(ctx, scriptedServer, async (req) => {
-    if (req.path === "/hold") await hold.promise;
-    req.socket.write(reply(req.path));
-  });
+  const { peer, hold } = await holdingServer(ctx, "/hold");
   const t = closeAfter(ctx, new Transport());
   const ac = new AbortController();
   assert.equal(await (await t.roundTrip({ url: `${peer.url}/a`, signal: ac.signal })).text(), "/a");
@@ -280,11 +276,7 @@ test("one signal shared by sequential requests: aborting affects only the one in
 
 test("a waiter aborted just after it was handed a connection is still aborted; the conn is kept", async (ctx) => {
   const base = tcpHandles();
-  const hold = deferred();
-  const peer = await serve(ctx, scriptedServer, async (req) => {
-    if (req.path === "/a") await hold.promise;
-    req.socket.write(reply(req.path));
-  });
+  const { peer, hold } = await holdingServer(ctx, "/a");
   const t = closeAfter(ctx, new Transport({ maxConnsPerHost: 1 }));
   const ac = new AbortController();
   // putIdleConn fires just before /a's connection is handed to /b's waiter; the abort

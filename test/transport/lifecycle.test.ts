@@ -13,7 +13,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Duplex, Readable } from "node:stream";
-import { after, test } from "node:test";
+import { after, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BodyInit } from "../../src/body/outgoing.js";
 import { file, Transport } from "../../src/index.js";
@@ -22,6 +22,7 @@ import {
   closeAfter,
   deferred,
   gatedDial,
+  holdingServer,
   rawServer,
   rejectsWith,
   reply,
@@ -273,18 +274,21 @@ for (const b of bigRemainders) {
   });
 }
 
-test("a Response dropped with its body unread is reported once (ROUNDTRIP_UNCONSUMED_BODY) and its conn freed", async (ctx) => {
+/**
+ * Sends two requests whose bodies never finish, drops both Responses unread, and runs
+ * the GC (bounded) until both connections are gone. Returns the unconsumed-body warnings.
+ */
+async function dropTwoUnread(
+  ctx: TestContext,
+  t: Transport,
+  url: (i: number) => string,
+): Promise<{ warnings: Error[]; peer: { sockets: Set<unknown>; close(): unknown } }> {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) {
-    ctx.skip("needs --expose-gc (scripts/run-tests.mjs passes it)");
-    return;
-  }
-  const base = tcpHandles();
+  assert.ok(gc, "needs --expose-gc (scripts/run-tests.mjs passes it)");
   const peer = await serve(ctx, scriptedServer, (req) => {
     req.socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly the start");
     return "hold";
   });
-  const t = closeAfter(ctx, new Transport({ callSites: true }));
   const warnings: Error[] = [];
   const onWarning = (w: Error & { code?: string }) => {
     if (w.code === "ROUNDTRIP_UNCONSUMED_BODY") warnings.push(w);
@@ -293,8 +297,7 @@ test("a Response dropped with its body unread is reported once (ROUNDTRIP_UNCONS
   ctx.after(() => process.off("warning", onWarning));
   const dropTwo = async () => {
     for (let i = 0; i < 2; i++) {
-      // Same call site both times: one warning.
-      const res = await t.roundTrip({ url: peer.url });
+      const res = await t.roundTrip({ url: peer.url + url(i) });
       assert.equal(res.status, 200);
     }
   };
@@ -304,45 +307,27 @@ test("a Response dropped with its body unread is reported once (ROUNDTRIP_UNCONS
     gc();
     await sleep(10);
   }
-  assert.equal(warnings.length, 1, "one warning per call site");
-  assert.match(warnings[0]!.message, /lifecycle\.test/, "it says where the request was made");
   assert.equal(t.stats().total, 0, "both connections were destroyed");
   await waitFor(() => peer.sockets.size === 0, 2000, "the server to see both closes");
+  return { warnings, peer };
+}
+
+test("a Response dropped with its body unread is reported once (ROUNDTRIP_UNCONSUMED_BODY) and its conn freed", async (ctx) => {
+  const base = tcpHandles();
+  const t = closeAfter(ctx, new Transport({ callSites: true }));
+  // Same call site both times: one warning.
+  const { warnings, peer } = await dropTwoUnread(ctx, t, () => "");
+  assert.equal(warnings.length, 1, "one warning per call site");
+  assert.match(warnings[0]!.message, /lifecycle\.test/, "it says where the request was made");
   await peer.close();
   await assertNoLeaks(t, base);
 });
 
 test("without call sites (the default), the unconsumed-body warning names the method and URL, once per URL", async (ctx) => {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) {
-    ctx.skip("needs --expose-gc (scripts/run-tests.mjs passes it)");
-    return;
-  }
   const base = tcpHandles();
-  const peer = await serve(ctx, scriptedServer, (req) => {
-    req.socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly the start");
-    return "hold";
-  });
   const t = closeAfter(ctx, new Transport());
-  const warnings: Error[] = [];
-  const onWarning = (w: Error & { code?: string }) => {
-    if (w.code === "ROUNDTRIP_UNCONSUMED_BODY") warnings.push(w);
-  };
-  process.on("warning", onWarning);
-  ctx.after(() => process.off("warning", onWarning));
-  const dropTwo = async () => {
-    for (let i = 0; i < 2; i++) {
-      // Same URL both times (query aside): one warning.
-      const res = await t.roundTrip({ url: `${peer.url}/dropped-by-default?i=${i}` });
-      assert.equal(res.status, 200);
-    }
-  };
-  await dropTwo();
-  assert.equal(t.stats().active, 2);
-  for (let i = 0; i < 100 && (t.stats().total > 0 || warnings.length === 0); i++) {
-    gc();
-    await sleep(10);
-  }
+  // Same URL both times (query aside): one warning.
+  const { warnings, peer } = await dropTwoUnread(ctx, t, (i) => `/dropped-by-default?i=${i}`);
   assert.equal(warnings.length, 1, "one warning per URL");
   assert.match(
     warnings[0]!.message,
@@ -350,19 +335,13 @@ test("without call sites (the default), the unconsumed-body warning names the me
     "it names the request",
   );
   assert.match(warnings[0]!.message, /ROUNDTRIP_TRACE_BODIES=1/, "and how to get the call site");
-  assert.equal(t.stats().total, 0, "both connections were destroyed");
-  await waitFor(() => peer.sockets.size === 0, 2000, "the server to see both closes");
   await peer.close();
   await assertNoLeaks(t, base);
 });
 
 test("closeIdleConnections closes idle conns, conns that become idle, and conns late dials park", async (ctx) => {
   const base = tcpHandles();
-  const hold = deferred();
-  const peer = await serve(ctx, scriptedServer, async (req) => {
-    if (req.path === "/hold") await hold.promise;
-    req.socket.write(reply(req.path));
-  });
+  const { peer, hold } = await holdingServer(ctx, "/hold");
   const dialer = gatedDial();
   dialer.open();
   const t = closeAfter(ctx, new Transport({ dial: dialer.dial }));

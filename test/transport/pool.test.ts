@@ -16,6 +16,7 @@ import {
   closeAfter,
   deferred,
   gatedDial,
+  holdingServer,
   rawServer,
   readRequest,
   rejectsWith,
@@ -381,11 +382,7 @@ for (const how of ["FIN", "RST"] as const) {
 
 test("late binding: a dial started for a request served by another connection goes idle", async (ctx) => {
   const base = tcpHandles();
-  const hold = deferred();
-  const peer = await serve(ctx, scriptedServer, async (req) => {
-    if (req.path === "/slow") await hold.promise;
-    req.socket.write(reply(req.path));
-  });
+  const { peer, hold } = await holdingServer(ctx, "/slow");
   const dialer = gatedDial();
   const t = closeAfter(ctx, new Transport({ dial: dialer.dial }));
   const slow = t.roundTrip({ url: `${peer.url}/slow` });

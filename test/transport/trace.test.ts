@@ -13,8 +13,8 @@ import { type ClientTrace, Transport } from "../../src/index.js";
 import {
   assertNoLeaks,
   closeAfter,
-  deferred,
   gatedDial,
+  holdingServer,
   rawServer,
   readMessage,
   reply,
@@ -203,11 +203,7 @@ test("response.timings and response.conn are filled", async (ctx) => {
 
 test("timings describe the connection used: a late dial does not rewrite the timings of the request that started it", async (ctx) => {
   const base = tcpHandles();
-  const hold = deferred();
-  const peer = await serve(ctx, scriptedServer, async (req) => {
-    if (req.path === "/hold") await hold.promise;
-    req.socket.write(reply(req.path));
-  });
+  const { peer, hold } = await holdingServer(ctx, "/hold");
   const dialer = gatedDial();
   const t = closeAfter(ctx, new Transport({ dial: dialer.dial }));
   const first = t.roundTrip({ url: `${peer.url}/hold` });
