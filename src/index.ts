@@ -3,7 +3,7 @@
  * See README.md for a tour, DESIGN.md for the layers.
  */
 
-export { FileBody, type FileRange, file } from "./body/file.js";
+export { FileBody, type FileRange, file, openAsBlob } from "./body/file.js";
 export { Body } from "./body/incoming.js";
 export type { FormInit, FormValue } from "./body/multipart.js";
 export type { BodyInit } from "./body/outgoing.js";

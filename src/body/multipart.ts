@@ -1,13 +1,14 @@
 /**
- * multipart/form-data (RFC 7578), streamed part by part: file parts are read only when
+ * multipart/form-data (RFC 7578), streamed part by part: file parts are opened only when
  * their turn comes, so a 4 GiB file costs no more memory than a 4 KiB one. The length is
- * computed up front when every part's size is known (strings, Blobs); a part given as
- * file(path) makes the body go out chunked.
+ * computed up front: strings and Blobs know their sizes, and file(path) parts are stat'ed
+ * by prepare() just before the head goes out. On a plain TCP connection the file parts
+ * (file() and openAsBlob() Blobs) go out with sendfile(2) between the parts' headers.
  */
 import { randomBytes } from "node:crypto";
 import { basename } from "node:path";
 import { RoundtripError } from "../errors.js";
-import { FileBody } from "./file.js";
+import { FileBody, fileOfBlob, type OpenFile } from "./file.js";
 import type { OutgoingBody } from "./outgoing.js";
 
 export type FormValue = string | Blob | FileBody;
@@ -16,8 +17,13 @@ export type FormInit = FormData | Record<string, FormValue | FormValue[]>;
 interface Part {
   head: Buffer;
   value: Buffer | Blob | FileBody;
-  /** For a file() part: its length as measured by prepare(), checked when it is read. */
+  /**
+   * For a file part: its length as measured by prepare() (file()) or the Blob's size
+   * (openAsBlob()), checked when it is opened: the Content-Length already counts it.
+   */
   expected?: number;
+  /** A file() part: its length is learnt by stat in prepare(). */
+  statBeforeHead: boolean;
 }
 
 /** Browsers' escaping of names and filenames in Content-Disposition (WHATWG HTML). */
@@ -59,9 +65,11 @@ export function multipartBody(form: FormInit): OutgoingBody {
   // Everything but the bytes of file() parts, whose sizes prepare() learns by stat.
   let fixed = 0;
   let hasFiles = false;
+  let toStat = false;
   for (const [name, value] of entriesOf(form)) {
     let head = `--${boundary}\r\nContent-Disposition: form-data; name="${escapeName(name)}"`;
     let body: Buffer | Blob | FileBody;
+    let expected: number | undefined;
     if (typeof value === "string") {
       head += "\r\n\r\n";
       body = Buffer.from(normalizeNewlines(value), "utf8");
@@ -71,7 +79,9 @@ export function multipartBody(form: FormInit): OutgoingBody {
     } else if (typeof Blob !== "undefined" && value instanceof Blob) {
       const filename = (value as Blob & { name?: string }).name ?? "blob";
       head += `; filename="${escapeName(filename)}"\r\nContent-Type: ${value.type || "application/octet-stream"}\r\n\r\n`;
-      body = value;
+      // An openAsBlob() Blob goes out as its file; its size is fixed, so it needs no stat.
+      body = fileOfBlob(value) ?? value;
+      if (body instanceof FileBody) expected = value.size;
     } else {
       throw new RoundtripError(
         "ERR_REQUEST_BODY",
@@ -79,11 +89,18 @@ export function multipartBody(form: FormInit): OutgoingBody {
       );
     }
     const headBytes = Buffer.from(head, "utf8");
-    parts.push({ head: headBytes, value: body });
+    const statBeforeHead = body instanceof FileBody && expected === undefined;
+    parts.push(
+      expected === undefined
+        ? { head: headBytes, value: body, statBeforeHead }
+        : { head: headBytes, value: body, expected, statBeforeHead },
+    );
     fixed += headBytes.length + 2;
+    if (body instanceof FileBody) hasFiles = true;
     if (Buffer.isBuffer(body)) fixed += body.length;
-    else if (body instanceof FileBody) hasFiles = true;
-    else fixed += body.size;
+    else if (expected !== undefined) fixed += expected;
+    else if (statBeforeHead) toStat = true;
+    else fixed += (body as Blob).size;
   }
   const tail = Buffer.from(`--${boundary}--\r\n`, "latin1");
   fixed += tail.length;
@@ -92,7 +109,7 @@ export function multipartBody(form: FormInit): OutgoingBody {
   async function prepare(): Promise<number> {
     let total = fixed;
     for (const part of parts) {
-      if (part.value instanceof FileBody) {
+      if (part.statBeforeHead && part.value instanceof FileBody) {
         part.expected = await part.value.currentLength();
         total += part.expected;
       }
@@ -101,7 +118,8 @@ export function multipartBody(form: FormInit): OutgoingBody {
   }
   const crlf = Buffer.from("\r\n", "latin1");
 
-  async function* chunks(): AsyncGenerator<Uint8Array> {
+  /** The form in order: part heads and values as bytes, file parts as open files. */
+  async function* segments(): AsyncGenerator<Buffer | OpenFile> {
     for (const part of parts) {
       yield part.head;
       const v = part.value;
@@ -115,27 +133,40 @@ export function multipartBody(form: FormInit): OutgoingBody {
               `form file ${v.path} changed size before it was sent (${part.expected} → ${opened.length} bytes)`,
             );
           }
-          yield* opened.chunks();
+          yield opened;
         } finally {
           await opened.close();
         }
       } else {
-        for await (const c of v.stream() as unknown as AsyncIterable<Uint8Array>) yield c;
+        for await (const c of v.stream() as unknown as AsyncIterable<Uint8Array>)
+          yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
       }
       yield crlf;
     }
     yield tail;
   }
 
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for await (const seg of segments()) {
+      if (Buffer.isBuffer(seg)) yield seg;
+      else {
+        yield* seg.chunks();
+        // Its length is already in the Content-Length: a file that grew sent other bytes.
+        await seg.checkUnchanged();
+      }
+    }
+  }
+
   const body: OutgoingBody = {
     kind: "stream",
-    length: hasFiles ? null : fixed,
+    length: toStat ? null : fixed,
     replayable: true,
     contentType: `multipart/form-data; boundary=${boundary}`,
     bytes: null,
     file: null,
     open: chunks,
   };
-  if (hasFiles) body.prepare = prepare;
+  if (hasFiles) body.segments = segments;
+  if (toStat) body.prepare = prepare;
   return body;
 }

@@ -5,7 +5,7 @@
  */
 import { Readable } from "node:stream";
 import { RoundtripError } from "../errors.js";
-import { FileBody } from "./file.js";
+import { FileBody, fileOfBlob, type OpenFile } from "./file.js";
 import { multipartBody } from "./multipart.js";
 
 export type BodyInit =
@@ -36,6 +36,12 @@ export interface OutgoingBody {
   /** Opens the chunk stream; for one-shot sources, callable once. */
   open: ChunkSource | null;
   /**
+   * The same bytes as open(), with file parts left as open files that a connection may
+   * send with sendfile(2) (or read with their chunks()). Each file is closed by the
+   * source when it is resumed or returned. Only replayable sources with file parts have it.
+   */
+  segments?: () => AsyncIterable<Buffer | OpenFile>;
+  /**
    * Learns the length before the head is written (a form with file() parts stats them);
    * resolves with the length, or null when it stays unknown.
    */
@@ -56,6 +62,11 @@ export function bytesBody(bytes: Buffer, contentType: string | null): OutgoingBo
   };
 }
 
+/** A file's length is learnt when the connection opens it, just before the head. */
+function fileBody(file: FileBody, contentType: string | null): OutgoingBody {
+  return { kind: "file", length: null, replayable: true, contentType, bytes: null, file, open: null };
+}
+
 export function streamBody(
   open: ChunkSource,
   length: number | null,
@@ -74,21 +85,14 @@ export function toOutgoingBody(init: BodyInit): OutgoingBody {
   if (init instanceof ArrayBuffer) return bytesBody(Buffer.from(init), null);
   if (ArrayBuffer.isView(init))
     return bytesBody(Buffer.from(init.buffer, init.byteOffset, init.byteLength), null);
-  if (init instanceof FileBody) {
-    return {
-      kind: "file",
-      length: null,
-      replayable: true,
-      contentType: null,
-      bytes: null,
-      file: init,
-      open: null,
-    };
-  }
+  if (init instanceof FileBody) return fileBody(init, null);
   if (init instanceof URLSearchParams) {
     return bytesBody(Buffer.from(init.toString(), "utf8"), "application/x-www-form-urlencoded;charset=UTF-8");
   }
   if (typeof Blob !== "undefined" && init instanceof Blob) {
+    // A Blob from our openAsBlob() goes out as its file (sendfile); any other is streamed.
+    const backing = fileOfBlob(init);
+    if (backing !== undefined) return fileBody(backing, init.type || null);
     return streamBody(
       () => init.stream() as unknown as AsyncIterable<Uint8Array>,
       init.size,

@@ -18,7 +18,7 @@ import type { Duplex } from "node:stream";
 import type { OpenFile } from "../body/file.js";
 import { type Body, BodyBuffer, type BodySource, trackUnconsumed } from "../body/incoming.js";
 import { toChunk } from "../body/outgoing.js";
-import { sendFileToSocket } from "../body/zerocopy.js";
+import { sendFileToSocket, sendfileUnsupportedReason } from "../body/zerocopy.js";
 import { RoundtripError, withURL } from "../errors.js";
 import { trustedHeaders } from "../http1/headers.js";
 import { chunkHeader, type Framing, lastChunk, planFraming, serializeHead } from "../http1/request.js";
@@ -365,8 +365,9 @@ export class Conn implements ResponseHandler {
         this.#wroteHeaders(ex);
         if (req.expectContinue && !(await this.#waitContinue(ex))) return;
         if (framing.kind === "length") {
-          await this.#sendFile(ex, opened);
+          await this.#sendFile(ex, opened, 0, opened.length);
           if (ex.writeStopped || this.#ex !== ex) return;
+          this.#uploadProgress(ex, opened.length, opened.length, true);
           // The last byte is with the kernel: the request is written. A prompt response
           // must find it so, or the connection would not be reused.
           this.#wroteRequest(ex);
@@ -388,7 +389,81 @@ export class Conn implements ResponseHandler {
     socket.write(this.#head(ex, framing));
     this.#wroteHeaders(ex);
     if (req.expectContinue && !(await this.#waitContinue(ex))) return;
+    // A form with file parts and a Content-Length: the files go out with sendfile(2)
+    // between the parts' bytes, when this socket can take it (plain TCP, addon loaded).
+    if (
+      framing.kind === "length" &&
+      body.segments !== undefined &&
+      sendfileUnsupportedReason(socket) === undefined
+    ) {
+      await this.#writeSegments(ex, framing.length, body.segments());
+      return;
+    }
     await this.#writeChunks(ex, framing, body.open!(), framing.kind === "length" ? framing.length : length);
+  }
+
+  /** Sends a body of bytes and open files, in order, for a declared Content-Length. */
+  async #writeSegments(
+    ex: Exchange,
+    declared: number,
+    source: AsyncIterable<Buffer | OpenFile>,
+  ): Promise<void> {
+    const socket = this.socket;
+    let sent = 0;
+    let iterated: AsyncIterator<Buffer | OpenFile> | null = null;
+    let ended = false;
+    try {
+      iterated = source[Symbol.asyncIterator]();
+      while (true) {
+        if (ex.writeStopped || this.#ex !== ex) return;
+        let r: IteratorResult<Buffer | OpenFile>;
+        try {
+          r = await iterated.next();
+        } catch (cause) {
+          ended = true;
+          throw cause instanceof RoundtripError && cause.code === "ERR_REQUEST_BODY"
+            ? cause
+            : new RoundtripError("ERR_REQUEST_BODY", "reading the request body failed", { cause });
+        }
+        if (r.done) {
+          ended = true;
+          break;
+        }
+        if (ex.writeStopped || this.#ex !== ex) return;
+        const seg = r.value;
+        if (sent + seg.length > declared) {
+          throw new RoundtripError(
+            "ERR_REQUEST_BODY",
+            `request body is longer than its declared length ${declared}`,
+          );
+        }
+        if (Buffer.isBuffer(seg)) {
+          if (seg.length === 0) continue;
+          sent += seg.length;
+          const ok = socket.write(seg);
+          this.#uploadProgress(ex, sent, declared, false);
+          if (!ok) await this.#drain(ex);
+        } else {
+          // sendFileToSocket waits for the bytes queued before it (the part's head).
+          await this.#sendFile(ex, seg, sent, declared);
+          if (ex.writeStopped || this.#ex !== ex) return;
+          sent += seg.length;
+          await seg.checkUnchanged();
+        }
+      }
+    } finally {
+      // The source closes the file it is paused on when it is returned.
+      if (iterated !== null && !ended) void iterated.return?.(undefined)?.catch(() => {});
+    }
+    if (ex.writeStopped || this.#ex !== ex) return;
+    if (sent !== declared) {
+      throw new RoundtripError(
+        "ERR_REQUEST_BODY",
+        `request body ended after ${sent} of its declared ${declared} bytes`,
+      );
+    }
+    this.#uploadProgress(ex, sent, declared, true);
+    this.#wroteRequest(ex);
   }
 
   /** Sends chunks with backpressure, framing them; enforces a declared length. */
@@ -460,17 +535,18 @@ export class Conn implements ResponseHandler {
     this.#wroteRequest(ex);
   }
 
-  async #sendFile(ex: Exchange, opened: OpenFile): Promise<void> {
+  /** Sends an open file's range; `before` bytes of a `total`-byte body went before it. */
+  async #sendFile(ex: Exchange, opened: OpenFile, before: number, total: number): Promise<void> {
     const controller = new AbortController();
     const stop = () => controller.abort(new RoundtripError("ERR_ABORTED", "file upload stopped"));
     ex.abortFileSend = stop;
-    let sent = 0;
+    let sent = before;
     try {
       await sendFileToSocket(this.socket, opened.fd, opened.offset, opened.length, {
         signal: controller.signal,
         onProgress: (n) => {
           sent += n;
-          this.#uploadProgress(ex, sent, opened.length, false);
+          this.#uploadProgress(ex, sent, total, false);
         },
       });
     } catch (err) {
@@ -481,7 +557,6 @@ export class Conn implements ResponseHandler {
     } finally {
       ex.abortFileSend = null;
     }
-    this.#uploadProgress(ex, opened.length, opened.length, true);
   }
 
   #uploadProgress(ex: Exchange, loaded: number, total: number | null, final: boolean): void {
