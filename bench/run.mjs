@@ -6,6 +6,7 @@
 // times, interleaving clients so drift hits them alike. Prints Markdown tables and writes
 // bench/results/<date>.json and bench/results/latest.md.
 
+import { spawnSync } from "node:child_process";
 import {
   closeSync,
   existsSync,
@@ -13,6 +14,7 @@ import {
   mkdirSync,
   openSync,
   readSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -35,7 +37,7 @@ const HELP = `usage: node bench/run.mjs [options]        (npm run bench -- [opti
 Scenarios (default: the four small-request ones: ${SCENARIOS.filter((s) => s.group === "default")
   .map((s) => s.id)
   .join(", ")})
-  --upload            add upload-1g and multipart-1g (1 GiB file; ~2-4 min with 3 runs)
+  --upload            add upload-1g, upload-1g-nginx and multipart-1g (1 GiB file; ~4-6 min with 3 runs)
   --download          add download-1g (slow-ish consumer; ~1-2 min)
   --upload-4g         add upload-4g (slow; shows peak RSS flat vs 1 GiB)
   --all               every scenario except upload-4g
@@ -150,6 +152,27 @@ function sparseFile(path, size) {
 }
 
 let server = null;
+/** The Go reference client's binary, when `go` is installed (built once per run). */
+let goClient = null;
+
+function buildGoClient() {
+  if (!which("go")) {
+    log("note: go not installed: the Go reference rows will say so (apt-get install -y golang-go)");
+    return null;
+  }
+  const out = join(tmpDir, "go-client");
+  const r = spawnSync("go", ["build", "-o", out, "main.go"], {
+    cwd: join(here, "clients", "go"),
+    env: { ...process.env, GOCACHE: join(tmpDir, "gocache") },
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  if (r.status !== 0) {
+    log(`note: building the Go client failed: ${(r.stderr || r.error?.message || "").trim().slice(-300)}`);
+    return null;
+  }
+  return out;
+}
 let stopping = false;
 async function shutdown(code) {
   if (stopping) return;
@@ -176,18 +199,40 @@ function timeoutFor(scenario) {
   return 60_000 + Math.ceil(scenario.size / (30 * 1024 * 1024)) * 1000;
 }
 
+/** Where a scenario's requests go; a PUT to nginx's sink gets a file name of its own. */
+function urlFor(scenario, client, size) {
+  if (scenario.sink === "nginx-put") {
+    const name = `${client.replace(/[^\w.-]+/g, "_")}-${Date.now()}.bin`;
+    return { url: `${server.putOrigin}/${name}`, stored: join(server.putDir, "files", name) };
+  }
+  if (scenario.kind === "upload" || scenario.kind === "multipart")
+    return { url: server.uploadOrigin + scenario.path };
+  return { url: server.origin + (scenario.kind === "download" ? `/download/${size}` : scenario.path) };
+}
+
+/** nginx answered 201: the stored file must hold every byte. Removed either way (it is in memory). */
+function checkStored(stored, size, result) {
+  if (!stored) return;
+  let got = null;
+  try {
+    got = statSync(stored).size;
+    rmSync(stored, { force: true });
+  } catch {}
+  if (!result.error && got !== size) result.error = `nginx stored ${got ?? "no file"} of ${size} bytes`;
+}
+
 async function runOne(scenario, client, size) {
-  const isUpload = scenario.kind === "upload" || scenario.kind === "multipart";
-  const url =
-    (isUpload ? server.uploadOrigin : server.origin) +
-    (scenario.kind === "download" ? `/download/${size}` : scenario.path);
+  const { url, stored } = urlFor(scenario, client, size);
   const timeoutMs = timeoutFor(scenario);
   const filePath =
     scenario.kind === "upload" || scenario.kind === "multipart" ? join(tmpDir, "files", `${size}.bin`) : null;
   const before = await server.connections();
   const probe = cpuProbe(server.pids);
   let result;
-  if (client === "curl") {
+  if (client === "go net/http") {
+    if (!goClient) return { error: "go not installed (apt-get install -y golang-go)" };
+    result = await runTimedCommand([goClient, scenario.kind, url, filePath], { cpu: clientCpu, timeoutMs });
+  } else if (client === "curl") {
     if (!which("curl")) return { error: "curl not installed (apt-get install -y curl)" };
     // Expect: disabled so curl does not wait for a 100 Continue the Node sink never sends.
     const base = ["curl", "-sS", "--fail", "-o", "/dev/null", "-H", "Expect:"];
@@ -228,7 +273,9 @@ async function runOne(scenario, client, size) {
       : [];
     result = await runNodeJob(job, { cpu: clientCpu, timeoutMs, env, nodeArgs });
   }
-  const cpu = probe(client === "curl" ? result.cpuS : result.processCpuS);
+  if (client !== "node (idle)") checkStored(stored, size, result);
+  const timed = client === "curl" || client === "go net/http";
+  const cpu = probe(timed ? result.cpuS : result.processCpuS);
   const after = await server.connections();
   result.connections = after - before;
   // Server CPU while the client was loading it (1.0 = a whole core: the server was the
@@ -257,7 +304,7 @@ function load(r) {
 }
 
 async function main() {
-  const scenarios = selectScenarios();
+  let scenarios = selectScenarios();
   if (scenarios.length === 0) throw new Error("no scenario selected");
   mkdirSync(tmpDir, { recursive: true });
 
@@ -267,6 +314,13 @@ async function main() {
   log(buildInfo.message);
 
   server = await startServer({ tmpDir, serverCpu, prefer: args.server });
+  const unavailable = scenarios.filter((s) => s.sink === "nginx-put" && !server.putOrigin);
+  if (unavailable.length > 0) {
+    log(`skipping ${unavailable.map((s) => s.id).join(", ")}: needs nginx and /dev/shm`);
+    scenarios = scenarios.filter((s) => !unavailable.includes(s));
+  }
+  if (scenarios.some((s) => s.clients.includes("go net/http")) && selectClients(["go net/http"]).length > 0)
+    goClient = buildGoClient();
   log(
     `server: ${server.kind} ${server.version} at ${server.origin}${canPin ? " (server on cpu 1, clients on cpu 0)" : ""}`,
   );

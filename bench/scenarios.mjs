@@ -39,6 +39,18 @@ const UPLOAD_CLIENTS = [
   "got",
   "axios",
   "curl",
+  "go net/http",
+];
+
+/** The issue's reference setup: the same upload into nginx (WebDAV PUT, stored in tmpfs). */
+const UPLOAD_NGINX_CLIENTS = [
+  "node (idle)",
+  "roundtrip.request",
+  "roundtrip.request (no zero-copy)",
+  "undici.request",
+  "node:http",
+  "curl",
+  "go net/http",
 ];
 
 const MULTIPART_CLIENTS = [
@@ -49,6 +61,7 @@ const MULTIPART_CLIENTS = [
   "undici.request",
   "undici.fetch",
   "curl",
+  "go net/http",
 ];
 
 const DOWNLOAD_CLIENTS = [
@@ -67,6 +80,7 @@ const DOWNLOAD_CLIENTS = [
  * kind "rps": many small exchanges; `path` is served by both servers.
  * kind "upload" | "multipart" | "download": one large transfer per run; `size` in bytes.
  * `group` decides which flag selects it: default scenarios run with no flag.
+ * `sink: "nginx-put"`: uploads go to nginx's WebDAV PUT location instead of the Node sink.
  */
 export const SCENARIOS = [
   {
@@ -125,6 +139,16 @@ export const SCENARIOS = [
     clients: UPLOAD_CLIENTS,
   },
   {
+    id: "upload-1g-nginx",
+    group: "upload",
+    kind: "upload",
+    sink: "nginx-put",
+    title: "PUT a 1 GiB file to nginx (WebDAV PUT into tmpfs; the issue's reference setup)",
+    path: "/put/",
+    size: GiB,
+    clients: UPLOAD_NGINX_CLIENTS,
+  },
+  {
     id: "multipart-1g",
     group: "upload",
     kind: "multipart",
@@ -147,6 +171,7 @@ export const SCENARIOS = [
       "undici.request",
       "node:http",
       "curl",
+      "go net/http",
     ],
   },
   {

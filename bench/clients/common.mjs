@@ -22,8 +22,10 @@ export function fromPromise(fn, close = async () => {}) {
   };
 }
 
+/** 200, or 201/204 from nginx's WebDAV PUT sink (the upload was stored). */
 export function checkStatus(status, what = "response") {
-  if (status !== 200) throw new Error(`${what}: unexpected status ${status}`);
+  if (status !== 200 && status !== 201 && status !== 204)
+    throw new Error(`${what}: unexpected status ${status}`);
 }
 
 export function checkLength(got, want) {

@@ -70,8 +70,12 @@ export const variants = {
             });
             res.on("end", () => {
               agent.destroy();
-              if (res.statusCode !== 200) reject(new Error(`unexpected status ${res.statusCode}`));
-              else resolve(text);
+              try {
+                checkStatus(res.statusCode);
+                resolve(text);
+              } catch (e) {
+                reject(e);
+              }
             });
           },
         );
