@@ -18,7 +18,7 @@ import type { Duplex } from "node:stream";
 import type { OpenFile } from "../body/file.js";
 import { type Body, BodyBuffer, type BodySource, trackUnconsumed } from "../body/incoming.js";
 import { toChunk } from "../body/outgoing.js";
-import { sendFileToSocket, sendfileUnsupportedReason } from "../body/zerocopy.js";
+import { sendFileToSocket } from "../body/zerocopy.js";
 import { RoundtripError, withURL } from "../errors.js";
 import { trustedHeaders } from "../http1/headers.js";
 import { chunkHeader, type Framing, lastChunk, planFraming, serializeHead } from "../http1/request.js";
@@ -389,13 +389,10 @@ export class Conn implements ResponseHandler {
     socket.write(this.#head(ex, framing));
     this.#wroteHeaders(ex);
     if (req.expectContinue && !(await this.#waitContinue(ex))) return;
-    // A form with file parts and a Content-Length: the files go out with sendfile(2)
-    // between the parts' bytes, when this socket can take it (plain TCP, addon loaded).
-    if (
-      framing.kind === "length" &&
-      body.segments !== undefined &&
-      sendfileUnsupportedReason(socket) === undefined
-    ) {
+    // A form with file parts and a Content-Length: each file goes out through
+    // sendFileToSocket between the parts' bytes: sendfile(2) on plain TCP, else its
+    // pooled read/write loop (bounded memory, no per-chunk garbage).
+    if (framing.kind === "length" && body.segments !== undefined) {
       await this.#writeSegments(ex, framing.length, body.segments());
       return;
     }

@@ -6,8 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { once } from "node:events";
 import { openAsBlob as nodeOpenAsBlob, readdirSync, readlinkSync } from "node:fs";
 import { appendFile, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -15,6 +17,7 @@ import busboy from "busboy";
 import { sendFileStats } from "../../src/body/zerocopy.js";
 import { file, openAsBlob, Transport, zeroCopy } from "../../src/index.js";
 import { assertNoLeaks, httpServer, rejectsWith, tcpHandles, waitFor } from "../helpers.js";
+import { TLS_CERT, TLS_KEY } from "../server/helpers.js";
 
 let dir = "";
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
@@ -273,5 +276,47 @@ test("abort while a form's file part is in sendfile(2): ERR_ABORTED, file closed
   await waitFor(() => t.stats().total === 0, 2000, "the aborted connection to close");
   await waitFor(() => openFiles() === 0, 2000, "the form's file to be closed");
   await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("over TLS a form's file parts take the pooled read/write path, byte-exact", async () => {
+  const base = tcpHandles();
+  const server = https.createServer({ key: TLS_KEY, cert: TLS_CERT }, (req, res) => {
+    const hashes: string[] = [];
+    const bb = busboy({ headers: req.headers });
+    bb.on("file", (_name, stream) => {
+      const h = createHash("sha256");
+      const i = hashes.push("") - 1;
+      stream.on("data", (c: Buffer) => h.update(c));
+      stream.on("end", () => {
+        hashes[i] = h.digest("hex");
+      });
+    });
+    bb.on("close", () => res.end(JSON.stringify({ length: req.headers["content-length"] ?? null, hashes })));
+    req.pipe(bb);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  const t = new Transport({ tls: { rejectUnauthorized: false } });
+  const data = bytes(600_000, 9);
+  const path = join(dir, "tls.bin");
+  await writeFile(path, data);
+  const before = sendFileStats();
+  const res = await t.roundTrip({
+    url: `https://127.0.0.1:${port}/`,
+    method: "POST",
+    form: { a: file(path), b: await openAsBlob(path) },
+  });
+  const got = (await res.json()) as { length: string | null; hashes: string[] };
+  assert.match(String(got.length), /^\d+$/);
+  assert.deepEqual(got.hashes, [sha(data), sha(data)]);
+  const now = sendFileStats();
+  assert.equal(now.sendfile, before.sendfile, "no sendfile(2) under TLS");
+  assert.equal(now.fallback, before.fallback + 2, "each file part through the read/write loop");
+  assert.equal(now.lastFallbackReason, "TLS socket");
+  await t.close();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
   await assertNoLeaks(t, base);
 });

@@ -53,6 +53,7 @@ console.log(
   JSON.stringify({
     ok: fileOk && formOk,
     sendfileCalls: stats.sendfile,
+    fallbackCalls: stats.fallback,
     path: stats.lastPath,
     available: zeroCopy.available,
   }),
