@@ -21,7 +21,7 @@ interface Part {
    * For a file part: its length as measured by prepare() (file()) or the Blob's size
    * (openAsBlob()), checked when it is opened: the Content-Length already counts it.
    */
-  expected?: number;
+  expected: number | undefined;
   /** A file() part: its length is learnt by stat in prepare(). */
   statBeforeHead: boolean;
 }
@@ -90,17 +90,14 @@ export function multipartBody(form: FormInit): OutgoingBody {
     }
     const headBytes = Buffer.from(head, "utf8");
     const statBeforeHead = body instanceof FileBody && expected === undefined;
-    parts.push(
-      expected === undefined
-        ? { head: headBytes, value: body, statBeforeHead }
-        : { head: headBytes, value: body, expected, statBeforeHead },
-    );
+    parts.push({ head: headBytes, value: body, expected, statBeforeHead });
     fixed += headBytes.length + 2;
-    if (body instanceof FileBody) hasFiles = true;
     if (Buffer.isBuffer(body)) fixed += body.length;
-    else if (expected !== undefined) fixed += expected;
-    else if (statBeforeHead) toStat = true;
-    else fixed += (body as Blob).size;
+    else if (body instanceof FileBody) {
+      hasFiles = true;
+      if (expected === undefined) toStat = true;
+      else fixed += expected;
+    } else fixed += body.size;
   }
   const tail = Buffer.from(`--${boundary}--\r\n`, "latin1");
   fixed += tail.length;
