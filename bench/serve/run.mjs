@@ -6,7 +6,7 @@
 //   node bench/serve/run.mjs [--runs 5] [--warmup 1] [--size-mib 1024] [--clients curl,roundtrip]
 //        [--servers servefile,stream,pipe,nginx,node:<mode>] [--max-background 0.1] [--retries 3]
 //        [--nginx-extra "directive;"] [--label text] [--no-build] [--no-install] [--no-save]
-//        [--no-xmit-split]
+//        [--no-xmit-split] [--congestion cubic|reno|bbr]
 //
 // Placement. Every server runs in its own process pinned to cpu 1 (taskset), every client
 // pinned to cpu 0. That is checked, not assumed: each thread of each server (nginx runs as
@@ -38,6 +38,11 @@
 // `xmitOnClientCore` is the share sent from the client's core. It explains most of the
 // spread in server CPU and, with a CPU-bound client, in throughput. Total CPU (server +
 // client + ksoftirqd) is reported beside the server's for the same reason.
+//
+// --congestion NAME sets the machine's default TCP congestion control
+// (net.ipv4.tcp_congestion_control, needs root) for the run and puts the previous value
+// back on every exit path; the value in force is recorded under machine.tcp. Linux's own
+// default is cubic; this project's machine is set to bbr.
 //
 // Targets from the issue: server CPU <= 0.3x the pipe's, throughput >= 0.9x nginx's.
 // Results go to bench/serve/results/. Everything is bounded: each download has a time
@@ -121,6 +126,7 @@ async function main() {
     throw new Error("needs two CPUs and taskset (util-linux): server on cpu 1, client on cpu 0");
   }
   if (opts.build) build();
+  if (opts.congestion) setCongestion(opts.congestion);
   xmitEnabled = xmitAvailable();
   if (opts.xmitSplit && !xmitEnabled)
     console.log("note: perf cannot count net:net_dev_xmit here; no xmit split");
@@ -383,6 +389,23 @@ async function startXmitCount() {
       return Object.keys(out).length ? out : null;
     },
   };
+}
+
+/** Sets the default congestion control for sockets created from now on; restored at exit. */
+function setCongestion(name) {
+  // (A function-local constant: main() runs at the top, before module constants below it.)
+  const CC_PATH = "/proc/sys/net/ipv4/tcp_congestion_control";
+  const available = readFileSync("/proc/sys/net/ipv4/tcp_available_congestion_control", "utf8").split(/\s+/);
+  if (!available.includes(name))
+    throw new Error(`congestion control ${name} not available (${available.join(" ")})`);
+  const previous = readFileSync(CC_PATH, "utf8").trim();
+  try {
+    writeFileSync(CC_PATH, name);
+  } catch (e) {
+    throw new Error(`cannot set ${CC_PATH} (needs root): ${e.message}`);
+  }
+  cleanups.push(() => writeFileSync(CC_PATH, previous));
+  console.log(`TCP congestion control: ${name} for this run (was ${previous})`);
 }
 
 function tcpSettings() {
@@ -702,6 +725,7 @@ function parseArgs(argv) {
     nginxExtra: "",
     label: "",
     xmitSplit: true,
+    congestion: "",
   };
   const num = (i, name, min, max) => {
     const n = Number(argv[i]);
@@ -723,6 +747,7 @@ function parseArgs(argv) {
     else if (a === "--servers") o.servers = argv[++i].split(",");
     else if (a === "--nginx-extra") o.nginxExtra = argv[++i];
     else if (a === "--label") o.label = argv[++i];
+    else if (a === "--congestion") o.congestion = argv[++i];
     else throw new Error(`unknown argument ${a}`);
   }
   for (const c of o.clients) if (c !== "curl" && c !== "roundtrip") throw new Error(`unknown client ${c}`);
