@@ -6,8 +6,9 @@
  * JS API (see src/body/zerocopy.ts, which is the only caller):
  *   sendfile(socketFd, fileFd, offset, length, cancelToken?) -> Promise<number>
  *     Resolves with the bytes the kernel accepted. Like write(2) it may resolve with fewer
- *     than `length` (even 0) when the socket stayed full for MAX_WAIT_MS: the call gives
- *     its thread back to the pool and the caller calls again. Rejects with an Error whose
+ *     than `length` (even 0) when the socket stayed full for MAX_WAIT_MS in all, or after
+ *     CALL_BUDGET_MS with some progress: the call gives its thread back to the pool and
+ *     the caller calls again. Rejects with an Error whose
  *     `code` is the errno name (EPIPE, ECONNRESET, ...), "ECANCELED" after cancel(), or
  *     "ERR_FILE_SHRANK" when the file ends before `length` bytes. Errors carry
  *     `bytesSent`: what this call sent before failing.
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -42,11 +44,17 @@
 #define SYSCALL_MAX ((size_t)4 << 20)
 /* One poll(2) wait; the cancel flag is re-read after each. */
 #define POLL_MS 20
-/* Time one call may spend waiting for a full socket, in total (progress in between does
- * not reset it: a slow but steady reader would otherwise hold a pool thread for a whole
- * slice). Past it the call returns what was sent and JavaScript queues the next one, so
- * the thread pool keeps serving other work (fs, dns) while slow peers catch up. */
+/* Time one call may spend waiting for a full socket, in total, measured (progress in
+ * between does not reset it: a slow but steady reader would otherwise hold a pool thread
+ * for a whole slice). Past it the call returns what was sent and JavaScript queues the
+ * next one, so the thread pool keeps serving other work (fs, dns) while slow peers catch
+ * up. */
 #define MAX_WAIT_MS 60
+/* Time one call may run in all, sending or waiting: past it the call returns what it
+ * sent, so JavaScript sees progress at least this often however large the slice it
+ * asked for. Returning more often than this costs CPU: each return is a trip through
+ * the event loop and the pool, while the socket drains. */
+#define CALL_BUDGET_MS 50
 
 /* Sentinel error for "the file ended before length bytes": not an errno. */
 #define ERR_FILE_SHRANK (-1)
@@ -168,10 +176,17 @@ static int wait_writable(int sock) {
   return 0;
 }
 
+static int64_t now_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
 static void execute(napi_env env, void *data) {
   (void)env; /* no Node-API calls are allowed on a pool thread */
   job *j = data;
-  int waited_ms = 0;
+  int64_t started = now_us();
+  int64_t waited_us = 0;
   while (j->sent < j->length) {
     if (is_cancelled(j)) {
       j->err = ECANCELED;
@@ -184,6 +199,7 @@ static void execute(napi_env env, void *data) {
     if (n > 0) {
       /* Short counts are normal (socket buffer filled up): just go round again. */
       j->sent += n;
+      if (now_us() - started >= CALL_BUDGET_MS * 1000) return; /* report progress; caller goes on */
       continue;
     }
     if (n == 0) {
@@ -195,13 +211,15 @@ static void execute(napi_env env, void *data) {
       j->err = errno;
       return;
     }
-    if (waited_ms >= MAX_WAIT_MS) return; /* resolve with a short count; caller retries */
+    if (waited_us >= MAX_WAIT_MS * 1000) return; /* resolve with a short count; caller retries */
+    int64_t before = now_us();
     int werr = wait_writable(j->sock);
     if (werr != 0) {
       j->err = werr;
       return;
     }
-    waited_ms += POLL_MS;
+    /* The time really waited: a poll that returns at once (space freed) costs nothing. */
+    waited_us += now_us() - before;
   }
 }
 
