@@ -335,3 +335,39 @@ export async function holdingServer(
   });
   return { peer, hold };
 }
+
+/**
+ * A node:http server that reads the first chunk of a request body and then never reads
+ * again (and never answers): an upload to it stalls on a full socket. `started` resolves
+ * at that first chunk.
+ */
+export async function stallingServer(): Promise<{ peer: Peer; started: Promise<void> }> {
+  const first = deferred();
+  const peer = await httpServer((req) => {
+    req.once("data", () => {
+      req.pause(); // and never read again
+      first.resolve();
+    });
+  });
+  return { peer, started: first.promise };
+}
+
+/**
+ * A node:http server that holds each request body unread until `resume()`, then reads it
+ * all and answers "ok" 3 s after its end (bounded), so that an answer cannot race the end
+ * of an upload and stop the client's write before its own checks. `holding()` says
+ * whether a body is being held.
+ */
+export async function heldBodyServer(): Promise<{ peer: Peer; holding(): boolean; resume(): void }> {
+  let release: (() => void) | undefined;
+  const peer = await httpServer(async (req, res) => {
+    req.pause();
+    await new Promise<void>((r) => (release = r));
+    req.resume();
+    req.on("end", () => {
+      const timer = setTimeout(() => res.end("ok"), 3000);
+      req.socket.once("close", () => clearTimeout(timer));
+    });
+  });
+  return { peer, holding: () => release !== undefined, resume: () => release?.() };
+}

@@ -152,6 +152,29 @@ function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
   );
 }
 
+/** A request body source that threw: its own ERR_REQUEST_BODY as it is, anything else wrapped. */
+export function bodyReadFailed(cause: unknown): RoundtripError {
+  return cause instanceof RoundtripError && cause.code === "ERR_REQUEST_BODY"
+    ? cause
+    : new RoundtripError("ERR_REQUEST_BODY", "reading the request body failed", { cause });
+}
+
+/** The body gave more bytes than the Content-Length already sent. */
+export function bodyTooLong(declared: number): RoundtripError {
+  return new RoundtripError(
+    "ERR_REQUEST_BODY",
+    `request body is longer than its declared length ${declared}`,
+  );
+}
+
+/** The body ended before the Content-Length already sent. */
+export function bodyTooShort(sent: number, declared: number): RoundtripError {
+  return new RoundtripError(
+    "ERR_REQUEST_BODY",
+    `request body ended after ${sent} of its declared ${declared} bytes`,
+  );
+}
+
 /** A chunk from a stream source as bytes; strings are UTF-8. */
 export function toChunk(chunk: unknown): Buffer {
   if (Buffer.isBuffer(chunk)) return chunk;

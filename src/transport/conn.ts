@@ -17,7 +17,7 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { OpenFile } from "../body/file.js";
 import { type Body, BodyBuffer, type BodySource, trackUnconsumed } from "../body/incoming.js";
-import { toChunk } from "../body/outgoing.js";
+import { bodyReadFailed, bodyTooLong, bodyTooShort, toChunk } from "../body/outgoing.js";
 import { sendFileToSocket } from "../body/zerocopy.js";
 import { RoundtripError, withURL } from "../errors.js";
 import { trustedHeaders } from "../http1/headers.js";
@@ -418,9 +418,7 @@ export class Conn implements ResponseHandler {
           r = await iterated.next();
         } catch (cause) {
           ended = true;
-          throw cause instanceof RoundtripError && cause.code === "ERR_REQUEST_BODY"
-            ? cause
-            : new RoundtripError("ERR_REQUEST_BODY", "reading the request body failed", { cause });
+          throw bodyReadFailed(cause);
         }
         if (r.done) {
           ended = true;
@@ -429,10 +427,7 @@ export class Conn implements ResponseHandler {
         if (ex.writeStopped || this.#ex !== ex) return;
         const seg = r.value;
         if (sent + seg.length > declared) {
-          throw new RoundtripError(
-            "ERR_REQUEST_BODY",
-            `request body is longer than its declared length ${declared}`,
-          );
+          throw bodyTooLong(declared);
         }
         if (Buffer.isBuffer(seg)) {
           if (seg.length === 0) continue;
@@ -454,10 +449,7 @@ export class Conn implements ResponseHandler {
     }
     if (ex.writeStopped || this.#ex !== ex) return;
     if (sent !== declared) {
-      throw new RoundtripError(
-        "ERR_REQUEST_BODY",
-        `request body ended after ${sent} of its declared ${declared} bytes`,
-      );
+      throw bodyTooShort(sent, declared);
     }
     this.#uploadProgress(ex, sent, declared, true);
     this.#wroteRequest(ex);
@@ -484,9 +476,7 @@ export class Conn implements ResponseHandler {
           r = await iterated.next();
         } catch (cause) {
           ended = true;
-          throw cause instanceof RoundtripError && cause.code === "ERR_REQUEST_BODY"
-            ? cause
-            : new RoundtripError("ERR_REQUEST_BODY", "reading the request body failed", { cause });
+          throw bodyReadFailed(cause);
         }
         if (r.done) {
           ended = true;
@@ -497,10 +487,7 @@ export class Conn implements ResponseHandler {
         if (chunk.length === 0) continue;
         sent += chunk.length;
         if (declared >= 0 && sent > declared) {
-          throw new RoundtripError(
-            "ERR_REQUEST_BODY",
-            `request body is longer than its declared length ${declared}`,
-          );
+          throw bodyTooLong(declared);
         }
         let ok: boolean;
         if (framing.kind === "chunked") {
@@ -522,10 +509,7 @@ export class Conn implements ResponseHandler {
     }
     if (ex.writeStopped || this.#ex !== ex) return;
     if (declared >= 0 && sent !== declared) {
-      throw new RoundtripError(
-        "ERR_REQUEST_BODY",
-        `request body ended after ${sent} of its declared ${declared} bytes`,
-      );
+      throw bodyTooShort(sent, declared);
     }
     if (framing.kind === "chunked") socket.write(lastChunk(null), "latin1");
     this.#uploadProgress(ex, sent, total, true);

@@ -26,7 +26,7 @@ import { createRequire } from "node:module";
 import type { TLSSocket } from "node:tls";
 import type { OpenFile } from "../body/file.js";
 import { BodyBuffer, type BodySource, trackUnconsumed } from "../body/incoming.js";
-import { toChunk } from "../body/outgoing.js";
+import { bodyReadFailed, bodyTooLong, bodyTooShort, toChunk } from "../body/outgoing.js";
 import { RoundtripError, withURL } from "../errors.js";
 import { type Headers, trustedHeaders } from "../http1/headers.js";
 import { planFraming } from "../http1/request.js";
@@ -475,9 +475,7 @@ export class H2Session {
         try {
           r = await it.next();
         } catch (cause) {
-          throw cause instanceof RoundtripError && cause.code === "ERR_REQUEST_BODY"
-            ? cause
-            : new RoundtripError("ERR_REQUEST_BODY", "reading the request body failed", { cause });
+          throw bodyReadFailed(cause);
         }
         if (r.done) break;
         if (ex.writeStopped || stream.destroyed) return;
@@ -485,10 +483,7 @@ export class H2Session {
         if (chunk.length === 0) continue;
         sent += chunk.length;
         if (declared >= 0 && sent > declared) {
-          throw new RoundtripError(
-            "ERR_REQUEST_BODY",
-            `request body is longer than its declared length ${declared}`,
-          );
+          throw bodyTooLong(declared);
         }
         const ok = stream.write(chunk);
         this.#uploadProgress(ex, sent, total, false);
@@ -499,10 +494,7 @@ export class H2Session {
     }
     if (ex.writeStopped || stream.destroyed) return;
     if (declared >= 0 && sent !== declared) {
-      throw new RoundtripError(
-        "ERR_REQUEST_BODY",
-        `request body ended after ${sent} of its declared ${declared} bytes`,
-      );
+      throw bodyTooShort(sent, declared);
     }
     this.#uploadProgress(ex, sent, total, true);
   }

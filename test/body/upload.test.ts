@@ -20,7 +20,15 @@ import { fileURLToPath } from "node:url";
 import busboy from "busboy";
 import { sendFileStats } from "../../src/body/zerocopy.js";
 import { file, RoundtripError, Transport, zeroCopy } from "../../src/index.js";
-import { assertNoLeaks, httpServer, rejectsWith, tcpHandles, waitFor } from "../helpers.js";
+import {
+  assertNoLeaks,
+  heldBodyServer,
+  httpServer,
+  rejectsWith,
+  stallingServer,
+  tcpHandles,
+  waitFor,
+} from "../helpers.js";
 
 let dir = "";
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
@@ -269,14 +277,7 @@ test("file() and a form's file parts: the fallback path (ROUNDTRIP_NO_ZEROCOPY=1
 
 test("abort mid-sendfile to a server that stopped reading: ERR_ABORTED, connection freed", async () => {
   const base = tcpHandles();
-  let gotSome!: () => void;
-  const started = new Promise<void>((r) => (gotSome = r));
-  const peer = await httpServer((req) => {
-    req.once("data", () => {
-      req.pause(); // and never read again
-      gotSome();
-    });
-  });
+  const { peer, started } = await stallingServer();
   const t = new Transport();
   const path = join(dir, "big.bin");
   await writeFile(path, Buffer.alloc(64 * 1024 * 1024));
@@ -290,33 +291,29 @@ test("abort mid-sendfile to a server that stopped reading: ERR_ABORTED, connecti
   await assertNoLeaks(t, base);
 });
 
-test("a file that changes size while it is sent fails with ERR_REQUEST_BODY", async () => {
-  const base = tcpHandles();
-  const path = join(dir, "grow.bin");
-  // Larger than what loopback socket buffers absorb, so the send is still running when the file grows.
-  await writeFile(path, Buffer.alloc(64 * 1024 * 1024, 1));
-  let resume!: () => void;
-  const peer = await httpServer(async (req, res) => {
-    req.pause();
-    await new Promise<void>((r) => (resume = r));
-    req.resume();
-    // Answer late (bounded): a reply racing the end of the send would be taken as an
-    // early response, which stops the write before the size check (see the issue note).
-    req.on("end", () => {
-      const timer = setTimeout(() => res.end("ok"), 3000);
-      req.socket.once("close", () => clearTimeout(timer));
-    });
+for (const [what, send] of [
+  ["file()", (path: string) => ({ method: "PUT", body: file(path) })],
+  ["a form's file() part", (path: string) => ({ method: "POST", form: { name: "x", f: file(path) } })],
+] as const) {
+  test(`${what}: a file that changes size while it is sent fails with ERR_REQUEST_BODY`, async () => {
+    const base = tcpHandles();
+    const path = join(dir, "grow.bin");
+    // Larger than what loopback socket buffers absorb, so the send is still running when the file grows.
+    await writeFile(path, Buffer.alloc(64 * 1024 * 1024, 1));
+    // Holds the body, then answers late: a reply racing the end of the send would stop the
+    // write before the size check.
+    const { peer, holding, resume } = await heldBodyServer();
+    const t = new Transport();
+    const p = t.roundTrip({ url: peer.url, ...send(path) });
+    await waitFor(holding, 2000, "the server to hold the body");
+    await appendFile(path, "more");
+    resume();
+    const err = await rejectsWith(p, "ERR_REQUEST_BODY");
+    assert.match(err.message, /changed size/);
+    await peer.close();
+    await assertNoLeaks(t, base);
   });
-  const t = new Transport();
-  const p = t.roundTrip({ url: peer.url, method: "PUT", body: file(path) });
-  await waitFor(() => resume !== undefined, 2000, "the server to hold the body");
-  await appendFile(path, "more");
-  resume();
-  const err = await rejectsWith(p, "ERR_REQUEST_BODY");
-  assert.match(err.message, /changed size/);
-  await peer.close();
-  await assertNoLeaks(t, base);
-});
+}
 
 test("a source that throws, or breaks its declared length, is ERR_REQUEST_BODY and the connection is not reused", async () => {
   const base = tcpHandles();
