@@ -27,6 +27,7 @@ import { build, machineInfo, versions } from "./lib/env.mjs";
 import { killAll, runNodeJob, runTimedCommand } from "./lib/jobs.mjs";
 import { aggregate, headerMarkdown, scenarioMarkdown } from "./lib/report.mjs";
 import { startServer, which } from "./lib/server.mjs";
+import { congestionControl, setCongestionControl } from "./lib/tcp.mjs";
 import { QUICK_SIZE, SCENARIOS } from "./scenarios.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,6 +54,8 @@ Measurement
 Setup
   --server nginx|node prefer this server (default: nginx when installed)
   --no-pin            do not pin server and client to separate cores
+  --congestion NAME   the machine's default TCP congestion control for this run (root;
+                      the previous one is put back at exit), e.g. cubic, Linux's default
   --no-build          skip \`npm run build\` (use dist/ as it is)
   --out DIR           where to write <date>.json and latest.md (default bench/results)
   --cpu-prof          write a V8 CPU profile of every client process to
@@ -74,6 +77,7 @@ const { values: args } = parseArgs({
     count: { type: "string" },
     server: { type: "string" },
     "no-pin": { type: "boolean" },
+    congestion: { type: "string" },
     "no-build": { type: "boolean" },
     out: { type: "string" },
     "cpu-prof": { type: "boolean" },
@@ -174,6 +178,8 @@ function buildGoClient() {
   return out;
 }
 let stopping = false;
+/** Puts back the congestion control --congestion replaced. */
+let restoreCongestion = null;
 async function shutdown(code) {
   if (stopping) return;
   stopping = true;
@@ -181,6 +187,11 @@ async function shutdown(code) {
   try {
     await server?.stop();
   } catch {}
+  try {
+    restoreCongestion?.();
+  } catch (e) {
+    console.error(`could not restore the TCP congestion control: ${e.message}`);
+  }
   process.exit(code);
 }
 process.on("SIGINT", () => {
@@ -313,6 +324,11 @@ async function main() {
     : build(root);
   log(buildInfo.message);
 
+  if (args.congestion) {
+    const before = congestionControl();
+    restoreCongestion = setCongestionControl(args.congestion);
+    log(`TCP congestion control: ${args.congestion} for this run (was ${before})`);
+  }
   server = await startServer({ tmpDir, serverCpu, prefer: args.server });
   const unavailable = scenarios.filter((s) => s.sink === "nginx-put" && !server.putOrigin);
   if (unavailable.length > 0) {
@@ -332,6 +348,7 @@ async function main() {
     versions: versions(root),
     server: { kind: server.kind, version: server.description },
     pinning: canPin ? "server pinned to cpu 1, each client process to cpu 0 (taskset)" : "no CPU pinning",
+    tcpCongestion: congestionControl(),
     build: buildInfo,
     ...opts,
   };

@@ -135,7 +135,8 @@ export function headerMarkdown(meta) {
     "",
     `- Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, ${meta.machine.memGiB} GiB, ${meta.machine.os}`,
     `- Node ${v.node}; roundtrip ${v.roundtrip}; undici ${v.undici}; got ${v.got}; axios ${v.axios}; ${v.curl ?? "curl: not installed"}`,
-    `- Server: ${meta.server.kind} ${meta.server.version} on 127.0.0.1; ${meta.pinning}`,
+    `- Server: ${meta.server.kind} ${meta.server.version} on 127.0.0.1; ${meta.pinning}; ` +
+      `TCP congestion control ${meta.tcpCongestion ?? "unknown"}`,
     `- ${meta.runs} run(s) per client, median shown (min–max when runs > 1); each run in a fresh process: ` +
       `${meta.warmupMs} ms warm-up, then at most ${meta.durationMs} ms or ${meta.count.toLocaleString("en-US")} requests`,
     `- Build: ${meta.build.message}`,
