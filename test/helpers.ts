@@ -146,6 +146,19 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** `n` deterministic pseudo-random bytes (xorshift32) for a seed: no Math.random in tests. */
+export function seededBytes(n: number, seed = 1): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
 export interface ScriptedRequest {
   /** Index of the TCP connection (0 = first accepted). */
   conn: number;

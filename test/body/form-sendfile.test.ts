@@ -17,22 +17,20 @@ import { after, before, test } from "node:test";
 import busboy from "busboy";
 import { sendFileStats } from "../../src/body/zerocopy.js";
 import { file, openAsBlob, Transport, zeroCopy } from "../../src/index.js";
-import { assertNoLeaks, httpServer, rejectsWith, stallingServer, tcpHandles, waitFor } from "../helpers.js";
+import {
+  assertNoLeaks,
+  httpServer,
+  rejectsWith,
+  seededBytes,
+  stallingServer,
+  tcpHandles,
+  waitFor,
+} from "../helpers.js";
 import { TLS_CERT, TLS_KEY } from "../server/helpers.js";
 
 let dir = "";
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
+const bytes = seededBytes;
 /** This process's fds open on files of the test's directory (sockets come and go). */
 function openFiles(): number {
   let n = 0;

@@ -25,6 +25,7 @@ import {
   heldBodyServer,
   httpServer,
   rejectsWith,
+  seededBytes,
   stallingServer,
   tcpHandles,
   waitFor,
@@ -32,18 +33,7 @@ import {
 
 let dir = "";
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
-// Deterministic pseudo-random bytes (no Math.random in tests).
-function bytes(n: number, seed = 1): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
+const bytes = seededBytes;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "rt-upload-"));
