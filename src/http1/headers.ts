@@ -87,25 +87,19 @@ export class Headers implements Iterable<[string, string]> {
     this.#names[at] = name;
     this.#values[at] = v;
     // Drop the later lines of the name; the first keeps its place.
-    const lower = this.#lower!;
-    let w = at + 1;
-    for (let r = at + 1; r < lower.length; r++) {
-      if (lower[r] === key) continue;
-      lower[w] = lower[r]!;
-      this.#names[w] = this.#names[r]!;
-      this.#values[w] = this.#values[r]!;
-      w++;
-    }
-    lower.length = w;
-    this.#names.length = w;
-    this.#values.length = w;
+    this.#removeFrom(at + 1, key);
   }
 
   delete(name: string): void {
-    const lower = this.#lowerNames();
-    const key = name.toLowerCase();
-    let w = 0;
-    for (let r = 0; r < lower.length; r++) {
+    this.#lowerNames();
+    this.#removeFrom(0, name.toLowerCase());
+  }
+
+  /** Removes the lines named `key` (lowercase) from index `start` on, keeping the order. */
+  #removeFrom(start: number, key: string): void {
+    const lower = this.#lower!;
+    let w = start;
+    for (let r = start; r < lower.length; r++) {
       if (lower[r] === key) continue;
       lower[w] = lower[r]!;
       this.#names[w] = this.#names[r]!;

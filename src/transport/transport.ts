@@ -40,7 +40,7 @@ import {
   proxyFromEnv,
   snapshotProxyEnv,
 } from "./proxy.js";
-import { newTimings, type Response, type Timings } from "./response.js";
+import { type ConnInfo, newTimings, type Response, type Timings } from "./response.js";
 
 export const VERSION = "0.1.0";
 
@@ -384,14 +384,7 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
         timings,
         t0,
       );
-      const addr = conn.addresses();
-      ex.connInfo = {
-        reused: info.reused,
-        wasIdle: info.wasIdle,
-        idleTime: info.idleTime,
-        localAddress: addr.localAddress,
-        remoteAddress: addr.remoteAddress,
-      };
+      ex.connInfo = connInfoOf(info, conn.addresses());
       conn.start(ex);
       this.#ensureSweep();
     });
@@ -447,14 +440,7 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
         timings,
         t0,
       );
-      const addr = session.addresses();
-      ex.connInfo = {
-        reused,
-        wasIdle,
-        idleTime: info.idleTime,
-        localAddress: addr.localAddress,
-        remoteAddress: addr.remoteAddress,
-      };
+      ex.connInfo = connInfoOf(info, session.addresses());
       session.start(ex);
       this.#ensureSweep();
     });
@@ -996,4 +982,18 @@ export function captureSite(fn: Function): () => string {
   Error.captureStackTrace(holder, fn);
   Error.stackTraceLimit = limit;
   return () => (holder.stack ?? "").split("\n").slice(1).join("\n");
+}
+
+/** What a response says of its connection: gotConn's facts plus the socket's addresses. */
+function connInfoOf(
+  info: { reused: boolean; wasIdle: boolean; idleTime: number },
+  addr: { localAddress?: string; remoteAddress?: string },
+): ConnInfo {
+  return {
+    reused: info.reused,
+    wasIdle: info.wasIdle,
+    idleTime: info.idleTime,
+    localAddress: addr.localAddress,
+    remoteAddress: addr.remoteAddress,
+  };
 }
