@@ -13,10 +13,16 @@
  *     "ERR_FILE_SHRANK" when the file ends before `length` bytes. Errors carry
  *     `bytesSent`: what this call sent before failing.
  *   createCancelToken() -> token;  cancel(token) -> undefined
+ *   setCork(socketFd, on) -> undefined;  getCork(socketFd) -> boolean
+ *     TCP_CORK on a TCP socket (roundtrip/server's `tcpCork` option): while it is on, the
+ *     kernel sends only full segments, so a response head and the start of its body leave
+ *     together; clearing it sends what is held. Synchronous (one setsockopt/getsockopt
+ *     call, which does not block). Throw an Error with the errno name as `code`.
  *
  * Rules this file keeps:
  * - Never blocks the event loop: all I/O happens in execute(), on a pool thread.
- * - Never changes the socket's flags. Node keeps it O_NONBLOCK; on EAGAIN we wait with
+ * - Never changes the socket's flags (TCP_CORK, a socket option, is only set when asked,
+ *   by setCork). Node keeps it O_NONBLOCK; on EAGAIN we wait with
  *   poll(POLLOUT) and a short timeout, re-reading the cancel flag after every wait, so a
  *   peer that stops reading forever cannot pin a thread past cancel().
  * - Works on private dups of both fds, taken synchronously on the main thread. If the
@@ -26,6 +32,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -33,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -368,11 +377,77 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Throws an Error for a failed socket-option call: code = errno name, syscall = `call`. */
+static void throw_sockopt_error(napi_env env, int err, const char *call) {
+  char code_buf[32];
+  char msg_buf[160];
+  const char *code = errno_name(err);
+  if (code == NULL) {
+    snprintf(code_buf, sizeof code_buf, "ERRNO_%d", err);
+    code = code_buf;
+  }
+  snprintf(msg_buf, sizeof msg_buf, "%s TCP_CORK %s: %s", call, code, strerror(err));
+  napi_value code_v, msg_v, error, num, syscall;
+  if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_v) != napi_ok ||
+      napi_create_string_utf8(env, msg_buf, NAPI_AUTO_LENGTH, &msg_v) != napi_ok ||
+      napi_create_error(env, code_v, msg_v, &error) != napi_ok) {
+    napi_throw_error(env, NULL, "roundtrip_sendfile: cannot create error");
+    return;
+  }
+  napi_create_int32(env, -err, &num);
+  napi_set_named_property(env, error, "errno", num);
+  napi_create_string_utf8(env, call, NAPI_AUTO_LENGTH, &syscall);
+  napi_set_named_property(env, error, "syscall", syscall);
+  napi_throw(env, error);
+}
+
+static napi_value js_set_cork(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int64_t sock;
+  bool on = false;
+  napi_valuetype type;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_boolean) {
+    napi_throw_type_error(env, NULL, "setCork(socketFd, on: boolean)");
+    return NULL;
+  }
+  if (!get_index(env, argv[0], "socketFd", INT_MAX, &sock)) return NULL;
+  CHECK(napi_get_value_bool(env, argv[1], &on));
+  int value = on ? 1 : 0;
+  if (setsockopt((int)sock, IPPROTO_TCP, TCP_CORK, &value, sizeof value) != 0) {
+    throw_sockopt_error(env, errno, "setsockopt");
+  }
+  return NULL;
+}
+
+static napi_value js_get_cork(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  int64_t sock;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "getCork(socketFd)");
+    return NULL;
+  }
+  if (!get_index(env, argv[0], "socketFd", INT_MAX, &sock)) return NULL;
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (getsockopt((int)sock, IPPROTO_TCP, TCP_CORK, &value, &len) != 0) {
+    throw_sockopt_error(env, errno, "getsockopt");
+    return NULL;
+  }
+  CHECK(napi_get_boolean(env, value != 0, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sendfile", NULL, js_sendfile, NULL, NULL, NULL, napi_enumerable, NULL},
       {"createCancelToken", NULL, js_create_cancel_token, NULL, NULL, NULL, napi_enumerable, NULL},
       {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setCork", NULL, js_set_cork, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getCork", NULL, js_get_cork, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

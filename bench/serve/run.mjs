@@ -4,7 +4,7 @@
 // read/write loop, and against nginx (sendfile on) from Debian.
 //
 //   node bench/serve/run.mjs [--runs 5] [--warmup 1] [--size-mib 1024] [--clients curl,roundtrip]
-//        [--servers servefile,stream,pipe,nginx,node:<mode>] [--max-background 0.1] [--retries 3]
+//        [--servers servefile,servefile-cork,stream,pipe,nginx,node:<mode>] [--max-background 0.1] [--retries 3]
 //        [--nginx-extra "directive;"] [--label text] [--no-build] [--no-install] [--no-save]
 //        [--no-xmit-split] [--congestion cubic|reno|bbr]
 //
@@ -77,6 +77,7 @@ const SERVER_CPU = 1;
 const CLIENT_CPU = 0;
 const SERVERS = {
   servefile: { name: "serveFile", kind: "node", mode: "servefile" },
+  "servefile-cork": { name: "serveFile (tcpCork)", kind: "node", mode: "servefile-cork" },
   stream: { name: "serveFile (zeroCopy: false)", kind: "node", mode: "stream" },
   pipe: { name: "createReadStream().pipe(res)", kind: "node", mode: "pipe" },
   nginx: { name: "nginx", kind: "nginx" },
@@ -211,26 +212,31 @@ async function main() {
     }
   }
 
-  // Ratios within each round (measured minutes apart at most), then their median and range.
-  const ratios = {};
-  for (const client of opts.clients) {
-    const runsOf = (key) => cells[`${key}/${client}`]?.runs;
-    const sf = runsOf("servefile");
-    const pipe = runsOf("pipe");
-    const ng = runsOf("nginx");
-    const per = (a, b, f) => (a && b ? a.map((x, i) => f(x, b[i])) : null);
-    ratios[client] = {
-      serverCpuVsPipe: stats(per(sf, pipe, (x, y) => x.serverCpuS / y.serverCpuS)),
-      throughputVsNginx: stats(per(sf, ng, (x, y) => x.gbps / y.gbps)),
-      serverCpuVsNginx: stats(per(sf, ng, (x, y) => x.serverCpuS / y.serverCpuS)),
-    };
-  }
+  // Ratios within each round (measured minutes apart at most), then their median and range,
+  // for each serveFile variant in the run.
+  const variants = servers.filter((s) => s.key.startsWith("servefile"));
+  const ratios = {}; // variant name -> client -> ratios
   const targets = { serverCpuVsPipeMax: 0.3, throughputVsNginxMin: 0.9, met: {} };
-  for (const [client, r] of Object.entries(ratios)) {
-    targets.met[client] = {
-      serverCpu: r.serverCpuVsPipe ? r.serverCpuVsPipe.median <= 0.3 : null,
-      throughput: r.throughputVsNginx ? r.throughputVsNginx.median >= 0.9 : null,
-    };
+  for (const v of variants) {
+    ratios[v.name] = {};
+    targets.met[v.name] = {};
+    for (const client of opts.clients) {
+      const runsOf = (key) => cells[`${key}/${client}`]?.runs;
+      const sf = runsOf(v.key);
+      const pipe = runsOf("pipe");
+      const ng = runsOf("nginx");
+      const per = (a, b, f) => (a && b ? a.map((x, i) => f(x, b[i])) : null);
+      const r = {
+        serverCpuVsPipe: stats(per(sf, pipe, (x, y) => x.serverCpuS / y.serverCpuS)),
+        throughputVsNginx: stats(per(sf, ng, (x, y) => x.gbps / y.gbps)),
+        serverCpuVsNginx: stats(per(sf, ng, (x, y) => x.serverCpuS / y.serverCpuS)),
+      };
+      ratios[v.name][client] = r;
+      targets.met[v.name][client] = {
+        serverCpu: r.serverCpuVsPipe ? r.serverCpuVsPipe.median <= 0.3 : null,
+        throughput: r.throughputVsNginx ? r.throughputVsNginx.median >= 0.9 : null,
+      };
+    }
   }
 
   const w = Math.max(29, ...servers.map((s) => s.name.length + 1));
@@ -255,12 +261,15 @@ async function main() {
     }
   }
   console.log("");
-  for (const [client, r] of Object.entries(ratios)) {
-    console.log(
-      `${client}: serveFile server CPU = ${range(r.serverCpuVsPipe, 3)}x the pipe's (target <= 0.3: ` +
-        `${yes(targets.met[client].serverCpu)}); throughput = ${range(r.throughputVsNginx, 3)}x nginx's ` +
-        `(target >= 0.9: ${yes(targets.met[client].throughput)}); server CPU = ${range(r.serverCpuVsNginx, 3)}x nginx's`,
-    );
+  for (const [variant, byClient] of Object.entries(ratios)) {
+    for (const [client, r] of Object.entries(byClient)) {
+      const met = targets.met[variant][client];
+      console.log(
+        `${variant} / ${client}: server CPU = ${range(r.serverCpuVsPipe, 3)}x the pipe's (target <= 0.3: ` +
+          `${yes(met.serverCpu)}); throughput = ${range(r.throughputVsNginx, 3)}x nginx's ` +
+          `(target >= 0.9: ${yes(met.throughput)}); server CPU = ${range(r.serverCpuVsNginx, 3)}x nginx's`,
+      );
+    }
   }
   console.log(
     `zero-copy addon: ${zeroCopy?.available ? "available" : `NOT available (${zeroCopy?.reason})`}`,
@@ -719,7 +728,7 @@ function parseArgs(argv) {
     install: true,
     save: true,
     clients: ["curl", "roundtrip"],
-    servers: ["servefile", "stream", "pipe", "nginx"],
+    servers: ["servefile", "servefile-cork", "stream", "pipe", "nginx"],
     maxBackground: 0.1,
     retries: 3,
     nginxExtra: "",

@@ -2,6 +2,7 @@
 // /proc/<pid>/stat: `node server.mjs <mode> <file>` listens on 127.0.0.1 (port 0) and
 // prints {"port":N,"zeroCopy":{...}} once ready. Modes:
 //   servefile  roundtrip/server's serveFile (sendfile(2) when the addon is live)
+//   servefile-cork  the same with { tcpCork: true } (nginx's `tcp_nopush on`)
 //   stream     serveFile with zeroCopy: false (its pooled res.write loop)
 //   pipe       fs.createReadStream(path).pipe(res), the usual Node answer, same headers
 // Loads roundtrip from ../../dist (run.mjs builds it first).
@@ -15,6 +16,7 @@ const { zeroCopy } = await import(new URL("../../dist/body/zerocopy.js", import.
 
 const handlers = {
   servefile: (req, res) => serveFile(req, res, file),
+  "servefile-cork": (req, res) => serveFile(req, res, file, { tcpCork: true }),
   stream: (req, res) => serveFile(req, res, file, { zeroCopy: false }),
   pipe: (_req, res) => {
     const size = statSync(file).size;

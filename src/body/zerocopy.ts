@@ -78,6 +78,8 @@ interface NativeAddon {
   ): Promise<number>;
   createCancelToken(): CancelToken;
   cancel(token: CancelToken): void;
+  setCork(socketFd: number, on: boolean): void;
+  getCork(socketFd: number): boolean;
 }
 
 /** What the addon rejects with: a system-style error plus what the failing call sent. */
@@ -175,6 +177,46 @@ export function sendfileUnsupportedReason(socket: Duplex): string | undefined {
   if (socket.writableCorked > 0) return "socket is corked";
   if (!socket.connecting && socketFd(socket) < 0) return "socket has no file descriptor";
   return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// TCP_CORK (the kernel's, not stream.cork())
+
+/**
+ * Sets or clears TCP_CORK on a plain TCP socket: while set, the kernel holds partial
+ * segments, so small writes (a response head) leave with the bytes that follow them.
+ * Returns whether the option was applied: false without the addon, for TLS or other
+ * streams, for a destroyed socket, or when the kernel refused (the socket is going away;
+ * the caller needs no error for an optimisation that did not happen).
+ */
+export function setTcpCork(socket: Duplex, on: boolean): boolean {
+  const fd = corkableFd(socket);
+  if (fd < 0 || addon === undefined) return false;
+  try {
+    addon.setCork(fd, on);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether TCP_CORK is set on the socket; undefined when that cannot be read. For tests. */
+export function tcpCorked(socket: Duplex): boolean | undefined {
+  const fd = corkableFd(socket);
+  if (fd < 0 || addon === undefined) return undefined;
+  try {
+    return addon.getCork(fd);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The socket's fd when TCP_CORK may be touched: a live, plain-TCP net.Socket. */
+function corkableFd(socket: Duplex): number {
+  if (!(socket instanceof Socket) || socket instanceof TLSSocket || socket.destroyed) return -1;
+  // Checked synchronously right before use: a destroyed socket's fd number may already
+  // belong to another file.
+  return socketFd(socket);
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;

@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
-import { sendFileToSocket } from "../body/zerocopy.js";
+import { sendFileToSocket, setTcpCork } from "../body/zerocopy.js";
 import { CHUNK_SIZE, giveBuffer, takeBuffer } from "./buffer-pool.js";
 import type { ByteRange } from "./range.js";
 
@@ -64,6 +64,14 @@ export interface Source {
   read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
 }
 
+/** Which route the body may take: ServeOptions' zeroCopy and tcpCork, resolved. */
+export interface Route {
+  /** The socket route is allowed (else always res.write). */
+  zeroCopy: boolean;
+  /** On the socket route, hold TCP_CORK from the head to the end of the body. */
+  tcpCork: boolean;
+}
+
 /** How the body went out: not at all (HEAD, empty), straight to the socket, or via res.write. */
 export type Transfer = "none" | "socket" | "stream";
 
@@ -87,9 +95,9 @@ export async function sendBody(
   status: number,
   source: Source,
   segments: Segment[],
-  allowZeroCopy: boolean,
+  route: Route,
 ): Promise<SendResult> {
-  const socket = allowZeroCopy ? plainSocket(req, res, source) : undefined;
+  const socket = route.zeroCopy ? plainSocket(req, res, source) : undefined;
   const progress: SendResult = { transfer: socket ? "socket" : "stream", bytes: 0 };
   res.writeHead(status);
 
@@ -100,7 +108,7 @@ export async function sendBody(
   // The client may have left while the file was being opened: 'close' is then past.
   if (connectionGone(res)) onClose();
   try {
-    if (socket) await sendToSocket(res, socket, source.fd!, segments, abort.signal, progress);
+    if (socket) await sendToSocket(res, socket, source.fd!, segments, route.tcpCork, abort.signal, progress);
     else await sendThroughResponse(res, source, segments, abort.signal, progress);
     await endResponse(res, abort.signal);
   } catch (err) {
@@ -147,27 +155,36 @@ async function sendToSocket(
   socket: Socket,
   fd: number,
   segments: Segment[],
+  tcpCork: boolean,
   signal: AbortSignal,
   progress: SendResult,
 ): Promise<void> {
-  // node:http writes the head to the socket now, not with the first body chunk. The head
-  // and any multipart preamble are ordinary socket writes; sendFileToSocket waits for them
-  // to reach the kernel before the file's bytes go in underneath the stream
-  // (docs/zerocopy.md), so only its calls need awaiting.
-  res.flushHeaders();
-  const refresh = socketTimeoutRefresher(socket);
-  const onProgress = (n: number) => {
-    progress.bytes += n;
-    refresh?.();
-  };
-  for (const seg of segments) {
-    signal.throwIfAborted();
-    if (seg instanceof Uint8Array) {
-      socket.write(seg);
-      progress.bytes += seg.length;
-    } else {
-      await sendFileToSocket(socket, fd, seg.start, seg.length, { signal, onProgress });
+  // Set before the head is written, so the kernel holds the head until file bytes join it.
+  const corked = tcpCork && setTcpCork(socket, true);
+  try {
+    // node:http writes the head to the socket now, not with the first body chunk. The head
+    // and any multipart preamble are ordinary socket writes; sendFileToSocket waits for
+    // them to reach the kernel before the file's bytes go in underneath the stream
+    // (docs/zerocopy.md), so only its calls need awaiting.
+    res.flushHeaders();
+    const refresh = socketTimeoutRefresher(socket);
+    const onProgress = (n: number) => {
+      progress.bytes += n;
+      refresh?.();
+    };
+    for (const seg of segments) {
+      signal.throwIfAborted();
+      if (seg instanceof Uint8Array) {
+        socket.write(seg);
+        progress.bytes += seg.length;
+      } else {
+        await sendFileToSocket(socket, fd, seg.start, seg.length, { signal, onProgress });
+      }
     }
+  } finally {
+    // Sends the held tail now (else the kernel would after 200 ms), and leaves the
+    // connection uncorked for the next response. No-op once the socket is destroyed.
+    if (corked) setTcpCork(socket, false);
   }
 }
 

@@ -81,6 +81,14 @@ export interface ServeOptions {
    * plain-TCP HTTP/1 connections. Default `true`; `false` forces the res.write loop.
    */
   zeroCopy?: boolean;
+  /**
+   * On the socket route, hold the connection in TCP_CORK from the head to the end of the
+   * body, as nginx's `tcp_nopush on` does: the head leaves in one segment with the first
+   * body bytes, every segment is full, and the tail is pushed as soon as the body is in.
+   * Needs the native addon (ignored without it). Default `false`; see docs/server.md for
+   * what it changes (on loopback it moves the kernel's transmit work to the client).
+   */
+  tcpCork?: boolean;
 }
 
 /** What happened, for logging; the promise never rejects. */
@@ -255,7 +263,8 @@ async function respond(
     return { ...(await sendHeadOnly(res, status)), status };
   }
   const source = await content.source();
-  return { ...(await sendBody(req, res, status, source, segments, options.zeroCopy !== false)), status };
+  const route = { zeroCopy: options.zeroCopy !== false, tcpCork: options.tcpCork === true };
+  return { ...(await sendBody(req, res, status, source, segments, route)), status };
 }
 
 async function sniff(content: Resolved, size: number): Promise<string> {
