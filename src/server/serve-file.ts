@@ -13,11 +13,12 @@
  *    pointing out of the root is refused with 403, with no window between check and open.
  */
 import { type BigIntStats, constants } from "node:fs";
-import { type FileHandle, open, readlink, realpath, stat } from "node:fs/promises";
+import { readlink, realpath, stat } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileETag } from "./etag.js";
+import { FileDescriptor } from "./file-descriptor.js";
 import { failure, rejectMethod, replyError } from "./reply.js";
-import { type Reply, type Request, type Response, reply, type Source } from "./send.js";
+import { type Reply, type Request, type Response, reply } from "./send.js";
 import { type ServeOptions, type ServeResult, serveResolved } from "./serve-content.js";
 
 export interface ServeFileOptions extends ServeOptions {
@@ -64,7 +65,7 @@ export async function serveFile(
   const refused = rejectMethod(req, res, options);
   if (refused) return refused;
 
-  let handle: FileHandle | undefined;
+  let handle: FileDescriptor | undefined;
   try {
     const root = options.root === undefined ? undefined : resolve(options.root);
     const target = root === undefined ? resolve(path) : join(root, path);
@@ -91,11 +92,10 @@ export async function serveFile(
       if (!opened) return replyError(res, 403);
       ({ handle } = opened);
     }
-    const { info } = opened;
+    const { info, handle: file } = opened;
     // Devices, FIFOs and sockets have no size to serve; a nested directory has no index.
     if (!info.isFile()) return replyError(res, 404);
 
-    const source = fileSource(handle);
     const etag = options.etag === undefined ? "strong" : options.etag;
     return await serveResolved(
       req,
@@ -105,7 +105,7 @@ export async function serveFile(
         modified: Number(info.mtimeNs / 1_000_000n),
         size: Number(info.size),
         etag: etag === false ? undefined : fileETag(Number(info.size), info.mtimeNs, etag === "weak"),
-        source: () => Promise.resolve(source),
+        source: () => Promise.resolve(file),
       },
       options,
     );
@@ -123,10 +123,10 @@ export async function serveFile(
 async function openInside(
   path: string,
   realRoot: Promise<string> | undefined,
-): Promise<{ handle: FileHandle; info: BigIntStats } | undefined> {
-  const handle = await open(path, OPEN_FLAGS);
+): Promise<{ handle: FileDescriptor; info: BigIntStats } | undefined> {
+  const handle = await FileDescriptor.open(path, OPEN_FLAGS);
   try {
-    const info = await handle.stat({ bigint: true });
+    const info = await handle.stat();
     if (realRoot && !inside(await realRoot, await openedPath(handle, path, info))) {
       await handle.close();
       return undefined;
@@ -136,14 +136,6 @@ async function openInside(
     await handle.close().catch(() => {});
     throw err;
   }
-}
-
-function fileSource(handle: FileHandle): Source {
-  return {
-    fd: handle.fd,
-    read: (buf, offset, length, position) =>
-      handle.read(buf, offset, length, position).then((r) => r.bytesRead),
-  };
 }
 
 /** Whether `path` is `dir` or below it; both absolute and normalized. */
@@ -157,7 +149,7 @@ function inside(dir: string, path: string): boolean {
  * exactly, whatever happened to the path since open(). Elsewhere, realpath() of the name
  * is trusted only if it still leads to the same inode.
  */
-async function openedPath(handle: FileHandle, name: string, info: BigIntStats): Promise<string> {
+async function openedPath(handle: FileDescriptor, name: string, info: BigIntStats): Promise<string> {
   try {
     return await readlink(`/proc/self/fd/${handle.fd}`);
   } catch {
