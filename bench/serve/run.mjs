@@ -44,7 +44,9 @@
 // back on every exit path; the value in force is recorded under machine.tcp. Linux's own
 // default is cubic; this project's machine is set to bbr.
 //
-// Targets from the issue: server CPU <= 0.3x the pipe's, throughput >= 0.9x nginx's.
+// Targets from the issue: server CPU <= 0.3x the pipe's, throughput >= 0.9x nginx's,
+// reported for each serveFile variant in the run (serveFile, and serveFile with
+// `tcpCork: true`, which is what nginx's `tcp_nopush on` does).
 // Results go to bench/serve/results/. Everything is bounded: each download has a time
 // limit, the whole run has a deadline, servers are killed and the temp dir removed on
 // every exit path.

@@ -132,10 +132,10 @@ const cell = (xs, d) => `${med(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}-${
 console.log(
   `${opts.size} B file, ${opts.rounds} rounds of ${opts.seconds} s, ${opts.concurrency} loops, roundtrip client`,
 );
-console.log(`${"server".padEnd(10)} ${"req/s".padEnd(20)} ${"main µs/req".padEnd(20)} pool µs/req`);
+console.log(`${"server".padEnd(15)} ${"req/s".padEnd(20)} ${"main µs/req".padEnd(20)} pool µs/req`);
 for (const s of servers) {
   console.log(
-    `${s.mode.padEnd(10)} ${cell(
+    `${s.mode.padEnd(15)} ${cell(
       s.runs.map((r) => r.rps),
       0,
     ).padEnd(20)} ` +
