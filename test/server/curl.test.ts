@@ -1,8 +1,8 @@
 /**
  * serveFile against curl, a client that does not share our assumptions: whole file
  * byte-exact, HEAD, single / multiple / unsatisfiable ranges, resume, conditional requests
- * through curl's own options, connection reuse across a sendfile response, HTTP/1.0, and
- * traversal attempts sent verbatim. Fails (with how to fix it) when curl is missing.
+ * through curl's own options, connection reuse across a sendfile response (also with
+ * tcpCork), HTTP/1.0, and traversal attempts sent verbatim. Fails (with how to fix it) when curl is missing.
  */
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -21,7 +21,8 @@ before(async () => {
   fx = makeFixtures();
   server = await startServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
-    return serveFile(req, res, decodeURIComponent(url.pathname), { root: fx.root });
+    const tcpCork = url.searchParams.has("cork");
+    return serveFile(req, res, decodeURIComponent(url.pathname), { root: fx.root, tcpCork });
   });
   base = `http://127.0.0.1:${server.port}`;
 });
@@ -121,6 +122,44 @@ describe("curl", () => {
     assert.equal(sha256(readFileSync(out1)), sha256(fx.big));
     assert.deepEqual(readFileSync(out2), fx.small);
     assert.equal(sha256(readFileSync(out3)), sha256(fx.big));
+  });
+
+  test("tcpCork: byte-exact whole file and ranges on one reused connection", T, async () => {
+    const before = server.connections;
+    const out1 = join(fx.base, "c1.bin");
+    const out2 = join(fx.base, "c2.bin");
+    const out3 = join(fx.base, "c3.bin");
+    // --next: the range applies to the second transfer only; the connection is still reused.
+    const w = ["-w", "%{num_connects} %{http_code}\n"];
+    const r = await curl([
+      ...w,
+      "-o",
+      out1,
+      `${base}/big.bin?cork`,
+      "--next",
+      ...w,
+      "-r",
+      "5-1000004",
+      "-o",
+      out2,
+      `${base}/big.bin?cork`,
+      "--next",
+      ...w,
+      "-o",
+      out3,
+      `${base}/small.dat?cork`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.toString().trim().split("\n"), ["1 200", "0 206", "0 200"]);
+    assert.equal(server.connections, before + 1);
+    assert.equal(sha256(readFileSync(out1)), sha256(fx.big));
+    assert.equal(sha256(readFileSync(out2)), sha256(fx.big.subarray(5, 1000005)));
+    assert.deepEqual(readFileSync(out3), fx.small);
+    const results = await Promise.all(server.results.slice(-3));
+    assert.deepEqual(
+      results.map((x) => x.transfer),
+      ["socket", "socket", "socket"],
+    );
   });
 
   test("HTTP/1.0 (-0): body framed by Content-Length, connection closed", T, async () => {
