@@ -2,7 +2,8 @@
  * serveFile against curl, a client that does not share our assumptions: whole file
  * byte-exact, HEAD, single / multiple / unsatisfiable ranges, resume, conditional requests
  * through curl's own options, connection reuse across a sendfile response (also with
- * tcpCork), HTTP/1.0, and traversal attempts sent verbatim. Fails (with how to fix it) when curl is missing.
+ * tcpCork), HTTP/1.0, and traversal attempts sent verbatim. Fails (with how to fix it)
+ * when curl is missing.
  */
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
