@@ -17,7 +17,7 @@
  *     TCP_CORK on a TCP socket (roundtrip/server's `tcpCork` option): while it is on, the
  *     kernel sends only full segments, so a response head and the start of its body leave
  *     together; clearing it sends what is held. Synchronous (one setsockopt/getsockopt
- *     call, which does not block). Throw an Error with the errno name as `code`.
+ *     call, which does not block). Both throw an Error with the errno name as `code`.
  *
  * Rules this file keeps:
  * - Never blocks the event loop: all I/O happens in execute(), on a pool thread.
