@@ -111,35 +111,44 @@ static const char *errno_name(int e) {
   }
 }
 
-/* Builds an Error shaped like Node's system errors: code, errno (negative), syscall. */
-static napi_value make_error(napi_env env, int err, int64_t bytes_sent) {
+/* Builds an Error shaped like Node's system errors for errno `err`: code (the errno's
+ * name), errno (negative), syscall, and the message "<syscall> [<what> ]<code>: <strerror>".
+ * Returns NULL if it cannot. */
+static napi_value errno_error(napi_env env, int err, const char *syscall, const char *what) {
   char code_buf[32];
   char msg_buf[160];
-  const char *code;
-  int errno_value = 0;
-  if (err == ERR_FILE_SHRANK) {
-    code = "ERR_FILE_SHRANK";
-    snprintf(msg_buf, sizeof msg_buf, "file shrank: sendfile reached end of file before the requested length");
-  } else {
-    code = errno_name(err);
-    if (code == NULL) {
-      snprintf(code_buf, sizeof code_buf, "ERRNO_%d", err);
-      code = code_buf;
-    }
-    /* strerror is not thread-safe, but this runs on the main thread only. */
-    snprintf(msg_buf, sizeof msg_buf, "sendfile %s: %s", code, strerror(err));
-    errno_value = -err;
+  const char *code = errno_name(err);
+  if (code == NULL) {
+    snprintf(code_buf, sizeof code_buf, "ERRNO_%d", err);
+    code = code_buf;
   }
-  napi_value code_v, msg_v, error, num;
+  /* strerror is not thread-safe, but this runs on the main thread only. */
+  snprintf(msg_buf, sizeof msg_buf, "%s %s%s%s: %s", syscall, what ? what : "", what ? " " : "", code,
+           strerror(err));
+  napi_value code_v, msg_v, error, num, syscall_v;
   if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_v) != napi_ok) return NULL;
   if (napi_create_string_utf8(env, msg_buf, NAPI_AUTO_LENGTH, &msg_v) != napi_ok) return NULL;
   if (napi_create_error(env, code_v, msg_v, &error) != napi_ok) return NULL;
-  if (errno_value != 0) {
-    napi_value syscall;
-    napi_create_int32(env, errno_value, &num);
-    napi_set_named_property(env, error, "errno", num);
-    napi_create_string_utf8(env, "sendfile", NAPI_AUTO_LENGTH, &syscall);
-    napi_set_named_property(env, error, "syscall", syscall);
+  napi_create_int32(env, -err, &num);
+  napi_set_named_property(env, error, "errno", num);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_v);
+  napi_set_named_property(env, error, "syscall", syscall_v);
+  return error;
+}
+
+/* The Error a sendfile job rejects with: errno_error's, or ERR_FILE_SHRANK, plus bytesSent. */
+static napi_value make_error(napi_env env, int err, int64_t bytes_sent) {
+  napi_value error, num;
+  if (err == ERR_FILE_SHRANK) {
+    napi_value code_v, msg_v;
+    if (napi_create_string_utf8(env, "ERR_FILE_SHRANK", NAPI_AUTO_LENGTH, &code_v) != napi_ok ||
+        napi_create_string_utf8(env, "file shrank: sendfile reached end of file before the requested length",
+                                NAPI_AUTO_LENGTH, &msg_v) != napi_ok ||
+        napi_create_error(env, code_v, msg_v, &error) != napi_ok)
+      return NULL;
+  } else {
+    error = errno_error(env, err, "sendfile", NULL);
+    if (error == NULL) return NULL;
   }
   napi_create_int64(env, bytes_sent, &num);
   napi_set_named_property(env, error, "bytesSent", num);
@@ -377,28 +386,11 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Throws an Error for a failed socket-option call: code = errno name, syscall = `call`. */
+/* Throws the system Error for a failed TCP_CORK call (`call`: setsockopt or getsockopt). */
 static void throw_sockopt_error(napi_env env, int err, const char *call) {
-  char code_buf[32];
-  char msg_buf[160];
-  const char *code = errno_name(err);
-  if (code == NULL) {
-    snprintf(code_buf, sizeof code_buf, "ERRNO_%d", err);
-    code = code_buf;
-  }
-  snprintf(msg_buf, sizeof msg_buf, "%s TCP_CORK %s: %s", call, code, strerror(err));
-  napi_value code_v, msg_v, error, num, syscall;
-  if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_v) != napi_ok ||
-      napi_create_string_utf8(env, msg_buf, NAPI_AUTO_LENGTH, &msg_v) != napi_ok ||
-      napi_create_error(env, code_v, msg_v, &error) != napi_ok) {
-    napi_throw_error(env, NULL, "roundtrip_sendfile: cannot create error");
-    return;
-  }
-  napi_create_int32(env, -err, &num);
-  napi_set_named_property(env, error, "errno", num);
-  napi_create_string_utf8(env, call, NAPI_AUTO_LENGTH, &syscall);
-  napi_set_named_property(env, error, "syscall", syscall);
-  napi_throw(env, error);
+  napi_value error = errno_error(env, err, call, "TCP_CORK");
+  if (error == NULL) napi_throw_error(env, NULL, "roundtrip_sendfile: cannot create error");
+  else napi_throw(env, error);
 }
 
 static napi_value js_set_cork(napi_env env, napi_callback_info info) {
