@@ -42,11 +42,18 @@ export function processCpu(pid) {
   if (stat === null) return null;
   const f = statFields(stat);
   let ns = 0;
+  for (const t of threadCpuNs(pid).values()) ns += t;
+  return { ns, userS: Number(f[11]) / clockTicks, sysS: Number(f[12]) / clockTicks };
+}
+
+/** CPU nanoseconds (schedstat) of each live thread of `pid`, by thread id (the main thread's is the pid). */
+export function threadCpuNs(pid) {
+  const out = new Map();
   for (const tid of tids(pid)) {
     const s = read(`/proc/${pid}/task/${tid}/schedstat`);
-    if (s !== null) ns += Number(s.split(" ")[0]);
+    if (s !== null) out.set(tid, Number(s.split(" ")[0]));
   }
-  return { ns, userS: Number(f[11]) / clockTicks, sysS: Number(f[12]) / clockTicks };
+  return out;
 }
 
 /** Every thread of `pid` with its name, allowed CPUs and the CPU it last ran on. */

@@ -15,10 +15,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { assertPinned, threadCpuNs } from "./proc.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const opts = {
@@ -51,17 +52,6 @@ for (const [k, max] of [
 if (opts.build) {
   const r = spawnSync("npm", ["run", "build"], { cwd: join(here, "..", ".."), stdio: "inherit" });
   if (r.status !== 0) throw new Error("npm run build failed");
-}
-
-/** Per-thread CPU nanoseconds (schedstat), keyed by thread id; the main thread's id is the pid. */
-function threadCpu(pid) {
-  const out = new Map();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      out.set(tid, Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]));
-    } catch {} // a thread that just exited
-  }
-  return out;
 }
 
 const dir = mkdtempSync(join(tmpdir(), "roundtrip-bench-small-"));
@@ -102,13 +92,14 @@ function load(s, seconds) {
 }
 
 for (const s of servers) load(s, 1); // warm-up: JIT, pool threads, connections
+for (const s of servers) assertPinned(s.child.pid, 1, s.mode); // pool threads exist by now
 for (let round = 0; round < opts.rounds; round++) {
   for (let i = 0; i < servers.length; i++) {
     const s = servers[(i + round) % servers.length];
     const pid = s.child.pid;
-    const before = threadCpu(pid);
+    const before = threadCpuNs(pid);
     const r = load(s, opts.seconds);
-    const after = threadCpu(pid);
+    const after = threadCpuNs(pid);
     let main = 0;
     let pool = 0;
     for (const [tid, ns] of after) {
