@@ -189,6 +189,12 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
   /** Proxy decisions per scheme://host:port, when they cannot change (env or fixed). */
   #proxyCache: Map<string, URL | null> | null;
   #proxyConnectHeaders: Record<string, string>;
+  /**
+   * Attempts a request may take at most. Go has no bound (each retry follows a reused
+   * connection's death, and that connection leaves the pool); this guards against a
+   * loop nothing else would end, e.g. an HTTP/2 server refusing every stream.
+   */
+  #maxAttempts: number;
 
   constructor(options: TransportOptions = {}) {
     const o = {
@@ -256,6 +262,9 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
       tls: o.tls,
       alpn: o.allowHTTP2 ? ["h2", "http/1.1"] : ["http/1.1"],
     };
+    const idlePerHost =
+      o.maxIdleConnsPerHost > 0 ? o.maxIdleConnsPerHost : o.maxIdleConns > 0 ? o.maxIdleConns : 1000;
+    this.#maxAttempts = idlePerHost + 2;
     const periods = [o.idleConnTimeout, o.bodyTimeout].filter((t) => t > 0);
     this.#sweepEvery = Math.max(10, Math.min(1000, ...periods.map((t) => t / 4)));
   }
@@ -327,7 +336,10 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     const h2 = pool.h2;
     if (h2 !== null && h2.available > 0 && pool.waiters.length === 0)
       return this.#exchangeH2(h2, false, req, attempt, t0, stack, timings);
-    const idle = attempt === 0 ? this.#takeIdle(pool) : null;
+    // A retry looks for an idle connection too, as Go's getConn does: it may find another
+    // stale one, fail on it before any response byte and go round again (each failure
+    // takes that connection out of the pool, so the loop ends; #maxAttempts guards it).
+    const idle = this.#takeIdle(pool);
     if (idle !== null) return this.#exchange(idle, true, req, attempt, t0, stack, timings);
     return this.#waitForConn(pool, req).then((conn) =>
       conn instanceof H2Session
@@ -374,8 +386,8 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
         req,
         resolve,
         (err, nothingReceived) => {
-          if (reused && nothingReceived && attempt === 0 && this.#shouldRetry(req, err)) {
-            this.#retry(req, t0, stack, resolve, reject);
+          if (reused && nothingReceived && this.#shouldRetry(req, err, attempt)) {
+            this.#retry(req, attempt, t0, stack, resolve, reject);
             return;
           }
           reject(err);
@@ -430,8 +442,8 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
         req,
         resolve,
         (err: Error, retry: H2Retry) => {
-          if (attempt === 0 && this.#shouldRetryH2(req, err, retry, reused)) {
-            this.#retry(req, t0, stack, resolve, reject);
+          if (this.#shouldRetryH2(req, err, retry, reused, attempt)) {
+            this.#retry(req, attempt, t0, stack, resolve, reject);
             return;
           }
           reject(err);
@@ -447,17 +459,28 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
   }
 
   /** Go's http2 shouldRetryRequest: an unprocessed stream for any method, else as HTTP/1.1. */
-  #shouldRetryH2(req: PreparedRequest, err: Error, retry: H2Retry, reused: boolean): boolean {
-    if (retry === "none") return false;
+  #shouldRetryH2(
+    req: PreparedRequest,
+    err: Error,
+    retry: H2Retry,
+    reused: boolean,
+    attempt: number,
+  ): boolean {
+    if (retry === "none" || attempt + 1 >= this.#maxAttempts) return false;
     if (retry === "idempotent" && !reused) return false;
     if (!(err instanceof RoundtripError) || err.code !== "ERR_CONNECTION_CLOSED") return false;
     if (req.signal?.aborted || this.#closed) return false;
     return (retry === "any" || req.idempotent) && canReplay(req);
   }
 
-  /** The second (and last) attempt of a request whose first failed retryably. */
+  /**
+   * The next attempt of a request whose last one failed retryably (Go's roundTrip loop):
+   * the body is rewound (replayed, or made again with getBody) and a connection looked
+   * for again.
+   */
   #retry(
     req: PreparedRequest,
+    attempt: number,
     t0: number,
     stack: (() => string) | null,
     resolve: (res: Response | Promise<Response>) => void,
@@ -465,14 +488,18 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
   ): void {
     try {
       req.body = replayBody(req);
-      resolve(this.#attempt(req, 1, t0, stack));
+      resolve(this.#attempt(req, attempt + 1, t0, stack));
     } catch (e) {
       reject(e);
     }
   }
 
-  /** Go's shouldRetryRequest, narrowed: only a connection that died under us, and a replayable request. */
-  #shouldRetry(req: PreparedRequest, err: Error): boolean {
+  /**
+   * Go's shouldRetryRequest, narrowed: only a (reused) connection that died under us
+   * before any response byte, and a replayable request; at most #maxAttempts in all.
+   */
+  #shouldRetry(req: PreparedRequest, err: Error, attempt: number): boolean {
+    if (attempt + 1 >= this.#maxAttempts) return false;
     if (!(err instanceof RoundtripError) || err.code !== "ERR_CONNECTION_CLOSED") return false;
     if (req.signal?.aborted || this.#closed) return false;
     return req.idempotent && canReplay(req);

@@ -1,9 +1,12 @@
 /**
- * Retries (issue 3), after Go's TestRetryRequestsOnError, TestTransportNoReuseAfterEarlyResponse
- * and the shouldRetryRequest rules: a request that fails on a reused connection before
- * any response byte is sent again once, on a new connection, when it is replayable
- * (GET, HEAD, OPTIONS, TRACE, an Idempotency-Key, or idempotent: true, with a body that
- * can be sent again). Never on a fresh connection, never after response bytes.
+ * Retries (issues 3 and 12), after Go's TestRetryRequestsOnError,
+ * TestTransportNoReuseAfterEarlyResponse and the shouldRetryRequest rules: a request that
+ * fails on a reused connection before any response byte is sent again when it is
+ * replayable (GET, HEAD, OPTIONS, TRACE, an Idempotency-Key, or idempotent: true, with a
+ * body that can be sent again), on the next connection the pool gives it (which may be
+ * another stale idle one: Go's roundTrip loop), until an attempt fails on a fresh
+ * connection or gets response bytes. Never retried after a fresh connection failed,
+ * never after response bytes.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -230,6 +233,79 @@ test("retry when the reused connection is reset while a large idempotent body is
   assert.equal(await res.text(), "done");
   assert.equal(received, big.length);
   assert.equal(peer.connections, 2);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+/** `n` requests at once, held at the server until all have arrived, so each gets its own connection. */
+async function warmConnections(t: Transport, url: string, n: number): Promise<void> {
+  const all = await Promise.all(Array.from({ length: n }, () => t.roundTrip({ url })));
+  for (const res of all) await res.text();
+}
+
+for (const kill of ["FIN", "RST"] as const) {
+  test(`Go's TestRetryRequestsOnError: a GET walks through every stale idle connection, then dials (${kill})`, async (ctx) => {
+    const base = tcpHandles();
+    const stale = 4;
+    const arrived: Array<() => void> = [];
+    // Every connection answers its first request, and dies on its second (the server
+    // closed it while idle, as the request arrived): every idle connection is stale.
+    const peer = await serve(ctx, scriptedServer, async (req) => {
+      if (req.n > 0) {
+        if (kill === "RST") req.socket.resetAndDestroy();
+        return kill === "FIN" ? "close" : "hold";
+      }
+      if (req.conn < stale) {
+        // The warm-up: answered once all of them are in.
+        await new Promise<void>((r) => {
+          arrived.push(r);
+          if (arrived.length === stale) for (const go of arrived) go();
+        });
+      }
+      req.socket.write(reply(`conn${req.conn}`));
+    });
+    const t = closeAfter(ctx, new Transport());
+    await warmConnections(t, peer.url, stale);
+    assert.equal(t.stats().idle, stale);
+    const gotConn: boolean[] = [];
+    const res = await t.roundTrip({ url: peer.url, trace: { gotConn: (i) => gotConn.push(i.reused) } });
+    assert.equal(await res.text(), `conn${stale}`);
+    assert.deepEqual(
+      gotConn,
+      [true, true, true, true, false],
+      "one attempt per stale connection, then a dial",
+    );
+    assert.equal(peer.connections, stale + 1);
+    assert.equal(t.stats().idle, 1);
+    await peer.close();
+    await assertNoLeaks(t, base);
+  });
+}
+
+test("Go's TestStressSurpriseServerCloses: a server that keeps each connection for one request only fails 0 idempotent requests", async (ctx) => {
+  const base = tcpHandles();
+  // No Connection: close: the server answers one request per connection, then closes
+  // it when the next one arrives. With maxConnsPerHost, a retry waits for a connection
+  // and may be handed one just released, which is stale too.
+  const peer = await serve(ctx, scriptedServer, (req) => {
+    if (req.n > 0) return "close";
+    req.socket.write(reply(`conn${req.conn}`));
+  });
+  const t = closeAfter(ctx, new Transport({ maxConnsPerHost: 1 }));
+  await (await t.roundTrip({ url: peer.url })).text();
+  const results = await Promise.allSettled(
+    Array.from({ length: 20 }, async (_, i) => {
+      const res = await t.roundTrip({ url: `${peer.url}/${i}`, method: i % 2 ? "GET" : "HEAD" });
+      await res.text();
+      return res.status;
+    }),
+  );
+  const failed = results.filter((r) => r.status === "rejected");
+  assert.deepEqual(
+    failed.map((r) => (r as PromiseRejectedResult).reason.message),
+    [],
+    "no idempotent request failed",
+  );
   await peer.close();
   await assertNoLeaks(t, base);
 });
