@@ -15,6 +15,7 @@
  */
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { getSystemErrorName } from "node:util";
 import type { OpenFile } from "../body/file.js";
 import { type Body, BodyBuffer, type BodySource, trackUnconsumed } from "../body/incoming.js";
 import { bodyReadFailed, bodyTooLong, bodyTooShort, toChunk } from "../body/outgoing.js";
@@ -890,6 +891,11 @@ export class Conn implements ResponseHandler {
       this.destroy(null);
       return;
     }
+    if (ex.phase !== Phase.DONE && endedByReset(this.socket)) {
+      // Not the server's FIN: a body framed by close would end here looking complete.
+      this.onSocketError(resetError());
+      return;
+    }
     try {
       this.parser.finish();
     } catch (err) {
@@ -939,6 +945,27 @@ function ignore(): void {}
 export function wantsDecoding(req: PreparedRequest): boolean {
   const h = req.headers;
   return !req.isHead && !(h?.has("accept-encoding") ?? false) && !(h?.has("range") ?? false);
+}
+
+/**
+ * Whether an 'end' the socket reported was really a reset (RST). libuv turns the hang-up
+ * that follows a partial read into an end of stream, so a reset arriving with the last
+ * bytes reaches us as an 'end'. The socket is then no longer connected (the kernel left
+ * it CLOSED; after a FIN it is still connected), which getpeername(2) tells. Sockets
+ * without a handle (a custom dial's Duplex) cannot tell: their end is taken as a FIN.
+ */
+function endedByReset(socket: Duplex): boolean {
+  const handle = (socket as { _handle?: { getpeername?: (out: object) => number } | null })._handle;
+  if (typeof handle?.getpeername !== "function") return false;
+  const rc = handle.getpeername({});
+  return rc < 0 && getSystemErrorName(rc) === "ENOTCONN";
+}
+
+function resetError(): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error("read ECONNRESET");
+  err.code = "ECONNRESET";
+  err.syscall = "read";
+  return err;
 }
 
 function socketError(err: Error, beforeHead: boolean): RoundtripError {

@@ -236,6 +236,47 @@ test("body close(): a small remainder is drained and the connection reused", asy
   await assertNoLeaks(t, base);
 });
 
+/** A raw server that writes `head + body` to each request and then ends the connection with `end`. */
+async function closingServer(ctx: TestContext, bytes: string, end: "FIN" | "RST") {
+  return serve(ctx, scriptedServer, (req) => {
+    // One write, then the end at once: a reset reaches the client with the bytes
+    // (libuv then reports the end of a partial read as EOF, not as ECONNRESET).
+    req.socket.write(bytes, () => {
+      if (end === "RST") req.socket.resetAndDestroy();
+    });
+    return end === "FIN" ? "close" : "hold";
+  });
+}
+
+for (const end of ["FIN", "RST"] as const) {
+  test(`a body framed by close, ended by ${end}: ${end === "FIN" ? "a complete body" : "ERR_CONNECTION_CLOSED, not a complete body"}`, async (ctx) => {
+    const base = tcpHandles();
+    const peer = await closingServer(ctx, "HTTP/1.1 200 OK\r\n\r\nthe whole body?", end);
+    const t = closeAfter(ctx, new Transport());
+    for (let i = 0; i < 3; i++) {
+      const res = await t.roundTrip({ url: peer.url });
+      assert.equal(res.status, 200);
+      if (end === "FIN") assert.equal(await res.text(), "the whole body?");
+      else {
+        const err = await rejectsWith(res.text(), "ERR_CONNECTION_CLOSED");
+        assert.equal((err.cause as NodeJS.ErrnoException | undefined)?.code, "ECONNRESET");
+      }
+    }
+    await peer.close();
+    await assertNoLeaks(t, base);
+  });
+}
+
+test("a reset after a complete Content-Length body does not fail it", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await closingServer(ctx, reply("all of it"), "RST");
+  const t = closeAfter(ctx, new Transport());
+  const res = await t.roundTrip({ url: peer.url });
+  assert.equal(await res.text(), "all of it");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
 const bigRemainders: Array<{ name: string; head: string }> = [
   { name: "a large Content-Length remainder", head: "HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n" },
   { name: "an endless chunked body", head: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" },
