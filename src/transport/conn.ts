@@ -666,10 +666,18 @@ export class Conn implements ResponseHandler {
     // server will not read the rest: stop writing. A success on a connection that stays
     // open may be a full-duplex answer (an echo, a stream): keep writing, as Go and
     // Node's fetch do. Either way the connection is not reused unless the write ends
-    // before the response does (#maybeFinish).
+    // before the response does (#maybeFinish). With Expect: 100-continue the rule is
+    // Go's: the body goes unless the connection closes (declined: bodySkipped).
     if (!ex.writeDone) {
-      ex.continueWaiter?.(false);
-      if (head.status >= 300 || !head.keepAlive || ex.bodySkipped) {
+      let sendAnyway = false;
+      if (ex.continueWaiter !== null) {
+        // The body still waits for 100 Continue. As Go does (persistConn.readResponse),
+        // send it unless the connection is closing: the server reads or discards it and
+        // the connection stays usable. A 101 hands the socket over instead.
+        sendAnyway = head.keepAlive && this.#reusable && head.status !== 101;
+        ex.continueWaiter(sendAnyway);
+      }
+      if (ex.bodySkipped || (!sendAnyway && (head.status >= 300 || !head.keepAlive))) {
         ex.writeStopped = true;
         ex.abortFileSend?.();
         ex.drainWaiter?.();
