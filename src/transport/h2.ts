@@ -467,6 +467,7 @@ export class H2Session {
   ): Promise<void> {
     let sent = 0;
     let it: AsyncIterator<unknown> | null = null;
+    let ended = false; // the source ran to its end (or threw): nothing to close
     try {
       it = source[Symbol.asyncIterator]();
       while (true) {
@@ -475,9 +476,13 @@ export class H2Session {
         try {
           r = await it.next();
         } catch (cause) {
+          ended = true;
           throw bodyReadFailed(cause);
         }
-        if (r.done) break;
+        if (r.done) {
+          ended = true;
+          break;
+        }
         if (ex.writeStopped || stream.destroyed) return;
         const chunk = toChunk(r.value);
         if (chunk.length === 0) continue;
@@ -490,7 +495,8 @@ export class H2Session {
         if (!ok) await this.#drainStream(ex, stream);
       }
     } finally {
-      if (it !== null && (ex.writeStopped || stream.destroyed)) void it.return?.(undefined)?.catch(() => {});
+      // Any early exit (stopped, reset, too long) closes the caller's source, as over HTTP/1.1.
+      if (it !== null && !ended) void it.return?.(undefined)?.catch(() => {});
     }
     if (ex.writeStopped || stream.destroyed) return;
     if (declared >= 0 && sent !== declared) {

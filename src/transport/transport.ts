@@ -20,6 +20,7 @@
  * `waiters`. While a key may speak h2, it is dialed once at a time.
  */
 import type { ConnectionOptions, TLSSocket } from "node:tls";
+import { toOutgoingBody } from "../body/outgoing.js";
 import { RoundtripError, withURL } from "../errors.js";
 import { absoluteForm } from "../http1/url.js";
 import { Conn, type ConnOwner, type ConnSettings, Exchange } from "./conn.js";
@@ -278,8 +279,10 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
   }
 
   roundTrip(opts: TransportRequest): Promise<Response> {
+    // Every refusal closes the caller's one-shot body, as Go closes a request body on
+    // every path: a file stream would otherwise keep its fd.
     if (this.#closed)
-      return Promise.reject(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport is closed"));
+      return refuse(opts, new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport is closed"));
     // A registered scheme is handed over before any http-specific check (it may have no
     // default port, for one), as Go's alternate round trippers are.
     if (this.#protocols.size > 0) {
@@ -291,17 +294,21 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     try {
       req = prepareRequest(opts);
     } catch (err) {
-      return Promise.reject(err);
+      return refuse(opts, err);
     }
     const scheme = req.target.scheme;
     if (scheme !== "http" && scheme !== "https") {
+      req.body?.dispose?.();
       return Promise.reject(
         new RoundtripError("ERR_INVALID_REQUEST", `unsupported protocol scheme "${scheme}"`, {
           url: req.displayURL,
         }),
       );
     }
-    if (req.signal?.aborted) return Promise.reject(abortError(req));
+    if (req.signal?.aborted) {
+      req.body?.dispose?.();
+      return Promise.reject(abortError(req));
+    }
     this.#closeIdleMode = false;
     // Where the request was made, for the unconsumed-body warning; formatted only if used.
     // Recording where each request was made costs 3-5 µs; only when asked for.
@@ -986,6 +993,22 @@ function schemeOf(url: string | URL): string {
   } catch {
     return "";
   }
+}
+
+/**
+ * Rejects a request refused before it was prepared, closing the caller's one-shot body
+ * (Readable, ReadableStream, async iterable) first; other bodies hold nothing open.
+ */
+function refuse(opts: TransportRequest, err: unknown): Promise<never> {
+  const init = opts.body;
+  if (init != null && typeof init === "object") {
+    try {
+      toOutgoingBody(init).dispose?.();
+    } catch {
+      // not a body we know: nothing of ours to close
+    }
+  }
+  return Promise.reject(err);
 }
 
 function refSocket(conn: Conn, on: boolean): void {

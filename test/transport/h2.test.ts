@@ -431,6 +431,40 @@ test("a request body longer than its Content-Length fails with ERR_REQUEST_BODY;
   await assertNoLeaks(t, base);
 });
 
+test("a streamed body longer than its declared length is closed over HTTP/2 too, as over HTTP/1.1", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await h2Server(ctx, async (stream) => {
+    await readAll(stream).catch(() => {});
+    if (stream.destroyed) return;
+    stream.respond({ ":status": 200 });
+    stream.end("ok");
+  });
+  const t = transport(ctx);
+  let closed = false;
+  async function* long(): AsyncGenerator<string> {
+    try {
+      yield "abc"; // already longer than the 2 bytes declared
+      yield "never asked for";
+    } finally {
+      closed = true;
+    }
+  }
+  await rejectsWith(
+    t.roundTrip({ url: peer.url, method: "PUT", body: long(), headers: { "Content-Length": "2" } }),
+    "ERR_REQUEST_BODY",
+  );
+  await waitFor(() => closed, 2000, "the source to be closed");
+  const { Readable } = await import("node:stream");
+  const readable = Readable.from(["abc", "def"]);
+  await rejectsWith(
+    t.roundTrip({ url: peer.url, method: "PUT", body: readable, headers: { "Content-Length": "2" } }),
+    "ERR_REQUEST_BODY",
+  );
+  await waitFor(() => readable.destroyed, 2000, "the Readable to be destroyed");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
 test("a streamed download has backpressure: a reader that stops stops the server", async (ctx) => {
   const base = tcpHandles();
   const total = 64 << 20;

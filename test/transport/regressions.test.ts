@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { redactURL } from "../../src/errors.js";
@@ -282,3 +283,78 @@ function readRequestHead(socket: net.Socket): Promise<void> {
     socket.on("data", onData);
   });
 }
+
+test("every refused request closes its body: invalid method, header, target, Host, scheme; aborted; transport closed", async () => {
+  const t = new Transport({ proxy: null });
+  const closedT = new Transport({ proxy: null });
+  await closedT.close();
+  const aborted = AbortSignal.abort();
+  const refusals: Array<{ name: string; code: string; run: (body: Readable) => Promise<unknown> }> = [
+    {
+      name: "invalid method",
+      code: "ERR_INVALID_REQUEST",
+      run: (body) => t.roundTrip({ url: "http://127.0.0.1:1/", method: "PO ST", body }),
+    },
+    {
+      name: "invalid header value",
+      code: "ERR_INVALID_REQUEST",
+      run: (body) =>
+        t.roundTrip({ url: "http://127.0.0.1:1/", method: "POST", headers: { "x-a": "a\r\nb" }, body }),
+    },
+    {
+      name: "invalid target",
+      code: "ERR_INVALID_REQUEST",
+      run: (body) => t.roundTrip({ url: "http://", method: "POST", body }),
+    },
+    {
+      name: "invalid Host",
+      code: "ERR_INVALID_REQUEST",
+      run: (body) => t.roundTrip({ url: "http://127.0.0.1:1/", method: "POST", host: "a b", body }),
+    },
+    {
+      name: "unsupported scheme",
+      code: "ERR_INVALID_REQUEST",
+      run: (body) => t.roundTrip({ url: "ftp://127.0.0.1:21/", method: "POST", body }),
+    },
+    {
+      name: "already aborted",
+      code: "ERR_ABORTED",
+      run: (body) => t.roundTrip({ url: "http://127.0.0.1:1/", method: "POST", body, signal: aborted }),
+    },
+    {
+      name: "transport closed",
+      code: "ERR_TRANSPORT_CLOSED",
+      run: (body) => closedT.roundTrip({ url: "http://127.0.0.1:1/", method: "POST", body }),
+    },
+  ];
+  for (const r of refusals) {
+    const body = new Readable({ read() {} });
+    await rejectsWith(r.run(body), r.code);
+    assert.equal(body.destroyed, true, `${r.name}: the caller's stream is closed`);
+  }
+  // A web ReadableStream and an async generator are closed too (cancelled, returned).
+  let cancelled = false;
+  const web = new ReadableStream({
+    cancel() {
+      cancelled = true;
+    },
+  });
+  await rejectsWith(
+    t.roundTrip({ url: "http://127.0.0.1:1/", method: "PO ST", body: web }),
+    "ERR_INVALID_REQUEST",
+  );
+  assert.equal(cancelled, true, "the ReadableStream was cancelled");
+  let returned = false;
+  async function* gen(): AsyncGenerator<string> {
+    try {
+      yield "never read";
+    } finally {
+      returned = true;
+    }
+  }
+  const g = gen();
+  await g.next(); // started, paused in its try: return() runs the finally
+  await rejectsWith(t.roundTrip({ url: "http://", method: "POST", body: g }), "ERR_INVALID_REQUEST");
+  assert.equal(returned, true, "the generator was returned");
+  await assertNoLeaks(t);
+});
