@@ -28,11 +28,15 @@ import { originForm } from "../http1/url.js";
 import { createDecoder, type Decoder } from "./decode.js";
 import type { PreparedRequest } from "./prepared.js";
 import { type ConnInfo, Response, type Timings } from "./response.js";
+import type { ClientTrace } from "./trace.js";
 
 /** How a Conn reports to whoever pools it. */
 export interface ConnOwner {
-  /** The exchange ended and the connection may carry another. */
-  release(conn: Conn): void;
+  /**
+   * The exchange ended and the connection may carry another: the owner pools it, hands
+   * it on, or closes it, and reports that decision to `trace.putIdleConn`.
+   */
+  release(conn: Conn, trace: ClientTrace | null): void;
   /** The connection is closed (or was handed to an upgrade); forget it. */
   closed(conn: Conn): void;
   /** The response has fully arrived: the connection no longer counts as active. */
@@ -167,7 +171,9 @@ export class Conn implements ResponseHandler {
   /** Reasons reading is paused, as bits: 1 = body backpressure, 2 = decoder backpressure. */
   #paused = 0;
   #ex: Exchange | null = null;
+  /** Whether this exchange leaves the connection reusable; #notReused says why not. */
   #reusable = true;
+  #notReused = "";
 
   constructor(socket: Duplex, key: string, hostPort: string, owner: ConnOwner, settings: ConnSettings) {
     this.socket = socket;
@@ -225,7 +231,9 @@ export class Conn implements ResponseHandler {
   /** Starts an exchange. The caller guarantees the connection is idle. */
   start(ex: Exchange): void {
     this.#ex = ex;
-    this.#reusable = !this.settings.disableKeepAlives && !ex.req.close;
+    this.#reusable = true;
+    if (this.settings.disableKeepAlives) this.#noReuse("keep-alives are disabled");
+    else if (ex.req.close) this.#noReuse("the request asked to close the connection");
     this.requests++;
     this.parser.reset(ex.req.isHead);
     if (this.#paused !== 0) {
@@ -628,7 +636,7 @@ export class Conn implements ResponseHandler {
         trackUnconsumed(body, buffer, { method: ex.req.method, url: ex.req.displayURL, stack: ex.stack });
     }
     if (ex.phase === Phase.DONE) {
-      if (off < chunk.length) this.#reusable = false; // unsolicited bytes after the response
+      if (off < chunk.length) this.#noReuse("bytes arrived after the response");
       this.#maybeFinish(ex);
     } else if (ex.discarding && ex.discardBudget < 0) {
       this.destroy(null);
@@ -660,7 +668,7 @@ export class Conn implements ResponseHandler {
         "101 Switching Protocols to a request that asked for no upgrade",
       );
     }
-    if (!head.keepAlive) this.#reusable = false;
+    if (!head.keepAlive) this.#noReuse("the response closes the connection");
     if (head.keepAliveTimeout > 0) this.keepAliveHint = head.keepAliveTimeout * 1000;
     // A final response before the body went out. An error status or a close means the
     // server will not read the rest: stop writing. A success on a connection that stays
@@ -681,7 +689,7 @@ export class Conn implements ResponseHandler {
         ex.writeStopped = true;
         ex.abortFileSend?.();
         ex.drainWaiter?.();
-        this.#reusable = false;
+        this.#noReuse("the response came before the request body was sent");
       }
     }
     const headers = trustedHeaders(head.names, head.values);
@@ -768,21 +776,23 @@ export class Conn implements ResponseHandler {
           ex.writeStopped = true;
           ex.abortFileSend?.();
           ex.drainWaiter?.();
-          this.#reusable = false;
+          this.#noReuse("the request body was still being written when the response ended");
           this.#maybeFinish(ex);
         }, WRITE_WAIT_BEFORE_REUSE);
       }
       return;
     }
-    if (ex.bodySkipped) this.#reusable = false;
+    if (ex.bodySkipped) this.#noReuse("the request body was not sent (100-continue declined)");
     this.#detach(ex);
     ex.discardSettled();
     this.owner.inactive(this);
     if (this.#reusable && ex.writeDone) {
-      ex.req.trace?.putIdleConn?.(null);
-      this.owner.release(this);
+      // The pool decides, and tells the trace what it decided.
+      this.owner.release(this, ex.req.trace);
     } else {
-      ex.req.trace?.putIdleConn?.(new Error("connection not reusable"));
+      ex.req.trace?.putIdleConn?.(
+        new Error(`connection not reused: ${this.#notReused || "the request was not fully written"}`),
+      );
       this.destroy(null);
     }
   }
@@ -813,6 +823,13 @@ export class Conn implements ResponseHandler {
     // The 101 response itself has no body: end it, so reading it does not hang and a
     // dropped Response is not reported as an unconsumed body.
     ex.buffer?.end();
+  }
+
+  /** The connection must not carry another exchange; the first reason is the one told. */
+  #noReuse(why: string): void {
+    if (!this.#reusable) return;
+    this.#reusable = false;
+    this.#notReused = why;
   }
 
   // ---- pausing, discarding, failing ---------------------------------------------
@@ -911,7 +928,7 @@ export class Conn implements ResponseHandler {
       return;
     }
     if (ex.phase === Phase.DONE) {
-      this.#reusable = false;
+      this.#noReuse("the server closed the connection");
       this.#maybeFinish(ex);
     }
   }

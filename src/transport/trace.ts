@@ -9,7 +9,13 @@ export interface ClientTrace {
   getConn?(hostPort: string): void;
   /** A connection was obtained (once per attempt, retries included). */
   gotConn?(info: { reused: boolean; wasIdle: boolean; idleTime: number }): void;
-  /** The connection went back to the idle pool (err null) or could not (err says why). */
+  /**
+   * After the response has fully arrived, once the pool has decided: null when the
+   * connection went idle or straight to a waiting request; else an Error saying why it
+   * was closed instead (the exchange left it unusable — Connection: close, keep-alives
+   * disabled, bytes after the response, ... — or the pool refused it: too many idle for
+   * the host, closeIdleConnections(), the transport closed). HTTP/1.1 only, as in Go.
+   */
   putIdleConn?(err: Error | null): void;
   dnsStart?(info: { host: string }): void;
   dnsDone?(info: { addresses: string[]; err?: Error }): void;

@@ -42,6 +42,7 @@ import {
   snapshotProxyEnv,
 } from "./proxy.js";
 import { type ConnInfo, newTimings, type Response, type Timings } from "./response.js";
+import type { ClientTrace } from "./trace.js";
 
 export const VERSION = "0.1.0";
 
@@ -375,7 +376,7 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     if (req.signal?.aborted) {
       // Aborted after its waiter was handed the connection but before the exchange
       // began: nothing was sent, so the connection goes to the next waiter or idles.
-      this.#handOver((conn as PooledConn)[kPool]!, conn);
+      this.#handOver((conn as PooledConn)[kPool]!, conn, null);
       return Promise.reject(abortError(req));
     }
     fillQueueTimings(timings, conn, fromIdle, t0);
@@ -654,7 +655,7 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
           tlsDone: at(result.tlsDone),
         };
         pool.conns.add(conn);
-        this.#handOver(pool, conn);
+        this.#handOver(pool, conn, null);
         if (pool.h2Capable) {
           // The server answered in HTTP/1.1: the other waiters dial as usual from now on.
           pool.h2Capable = false;
@@ -681,16 +682,20 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     settled.then(forget, forget);
   }
 
-  /** A connection is free (new or released): the first waiter gets it, else it goes idle. */
-  #handOver(pool: HostPool, conn: Conn): void {
+  /**
+   * A connection is free (new or released): the first waiter gets it, else it goes idle.
+   * `trace`: of the exchange that released it, told the decision (Go's tryPutIdleConn).
+   */
+  #handOver(pool: HostPool, conn: Conn, trace: ClientTrace | null): void {
     while (pool.waiters.length > 0) {
       const w = pool.waiters.shift()!;
       if (w.done) continue;
       refSocket(conn, true);
+      trace?.putIdleConn?.(null);
       w.resolve(conn);
       return;
     }
-    this.#putIdle(pool, conn);
+    this.#putIdle(pool, conn, trace);
   }
 
   /** A dial negotiated HTTP/2: its session becomes the key's shared connection. */
@@ -739,13 +744,17 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     }
   }
 
-  #putIdle(pool: HostPool, conn: Conn): void {
+  #putIdle(pool: HostPool, conn: Conn, trace: ClientTrace | null): void {
     const o = this.options;
-    if (this.#closeIdleMode || o.disableKeepAlives) {
-      conn.destroy(null);
-      return;
-    }
-    if (o.maxIdleConnsPerHost > 0 && pool.idle.length >= o.maxIdleConnsPerHost) {
+    const refused = this.#closeIdleMode
+      ? "closeIdleConnections() was called"
+      : o.disableKeepAlives
+        ? "keep-alives are disabled"
+        : o.maxIdleConnsPerHost > 0 && pool.idle.length >= o.maxIdleConnsPerHost
+          ? `too many idle connections for host (maxIdleConnsPerHost ${o.maxIdleConnsPerHost})`
+          : null;
+    if (refused !== null) {
+      trace?.putIdleConn?.(new Error(`connection not kept idle: ${refused}`));
       conn.destroy(null);
       return;
     }
@@ -771,6 +780,7 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     this.#idleLRU.set(conn, true);
     // An idle connection must not keep the process alive (as undici and node:http's Agent).
     refSocket(conn, false);
+    trace?.putIdleConn?.(null);
     this.#ensureSweep();
   }
 
@@ -788,13 +798,14 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     conn[kPool]!.active--;
   }
 
-  release(conn: PooledConn): void {
+  release(conn: PooledConn, trace: ClientTrace | null): void {
     const pool = conn[kPool]!;
     if (this.#closed) {
+      trace?.putIdleConn?.(new Error("connection not kept idle: the transport is closed"));
       conn.destroy(null);
       return;
     }
-    this.#handOver(pool, conn);
+    this.#handOver(pool, conn, trace);
   }
 
   closed(conn: PooledConn): void {

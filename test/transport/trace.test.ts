@@ -93,6 +93,77 @@ for (const host of ["127.0.0.1", "localhost"]) {
   });
 }
 
+/**
+ * A request whose putIdleConn report is returned: null (pooled or handed on) or the
+ * error's message. `firstByte` runs as the response starts arriving.
+ */
+async function putIdleReport(
+  t: Transport,
+  url: string,
+  opts: { firstByte?: () => void; close?: boolean } = {},
+): Promise<string | null> {
+  let report: string | null | undefined;
+  const res = await t.roundTrip({
+    url,
+    close: opts.close,
+    trace: {
+      gotFirstResponseByte: opts.firstByte,
+      putIdleConn: (err) => {
+        report = err === null ? null : err.message;
+      },
+    },
+  });
+  await res.text();
+  assert.notEqual(report, undefined, "putIdleConn fired");
+  return report ?? null;
+}
+
+test("putIdleConn reports the pool's real decision, after it is taken: kept, or why not", async (ctx) => {
+  const base = tcpHandles();
+  const { peer, hold } = await holdingServer(ctx, "/held");
+  const url = (path: string) => `${peer.url}${path}`;
+  // Kept: null, and the connection is idle when the hook runs.
+  const t = closeAfter(ctx, new Transport({ maxIdleConnsPerHost: 1 }));
+  let idleAtReport = -1;
+  const kept = await t.roundTrip({
+    url: url("/a"),
+    trace: {
+      putIdleConn: () => {
+        idleAtReport = t.stats().idle;
+      },
+    },
+  });
+  await kept.text();
+  assert.equal(idleAtReport, 1, "reported after the connection went idle");
+  // Too many idle for the host: two at once, one slot; the second one back is refused.
+  let heldReport: string | null | undefined;
+  const held = t.roundTrip({
+    url: url("/held"),
+    trace: {
+      putIdleConn: (e) => {
+        heldReport = e?.message ?? null;
+      },
+    },
+  });
+  await waitFor(() => peer.requests.length === 2, 2000, "/held at the server");
+  assert.equal(await putIdleReport(t, url("/b")), null);
+  hold.resolve();
+  await (await held).text();
+  assert.match(String(heldReport), /too many idle connections for host/);
+  // closeIdleConnections() called while the response was arriving.
+  assert.match(
+    String(await putIdleReport(t, url("/c"), { firstByte: () => t.closeIdleConnections() })),
+    /closeIdleConnections/,
+  );
+  // The connection itself cannot be reused: the request asked to close, or keep-alives are off.
+  assert.match(String(await putIdleReport(t, url("/d"), { close: true })), /request asked to close/);
+  const noKeepAlive = closeAfter(ctx, new Transport({ disableKeepAlives: true }));
+  assert.match(String(await putIdleReport(noKeepAlive, url("/e"))), /keep-alives are disabled/);
+  await peer.close();
+  await assertNoLeaks(noKeepAlive, base);
+  await assertNoLeaks(t, base);
+});
+
 test("putIdleConn reports why a connection was not kept; 1xx and 100-continue hooks in order", async (ctx) => {
   const base = tcpHandles();
   const peer = await serve(ctx, rawServer, (socket) => {
