@@ -69,7 +69,7 @@ export interface TransportOptions {
   disableKeepAlives?: boolean;
   /** When false and the caller set no Accept-Encoding, ask for gzip, deflate, br and decode. Default false. */
   disableCompression?: boolean;
-  /** Limit for each response head (and each 1xx head, and the trailers). Default 1 MiB. */
+  /** Bytes allowed in each response head (and each 1xx head, and the trailers). 0 = the default. Default 1 MiB. */
   maxResponseHeaderBytes?: number;
   /** node:tls connect options for https (ca, rejectUnauthorized, cert, ...). */
   tls?: ConnectionOptions;
@@ -248,7 +248,8 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     this.#proxyConnectHeaders = { ...(options.proxyConnectHeaders ?? {}) };
     this.#callSites = options.callSites ?? process.env.ROUNDTRIP_TRACE_BODIES === "1";
     this.#connSettings = {
-      maxHeaderBytes: o.maxResponseHeaderBytes,
+      // 0 means the default, as Go's MaxResponseHeaderBytes.
+      maxHeaderBytes: o.maxResponseHeaderBytes === 0 ? 1 << 20 : o.maxResponseHeaderBytes,
       responseHeaderTimeout: o.responseHeaderTimeout,
       expectContinueTimeout: o.expectContinueTimeout,
       userAgent: o.userAgent,

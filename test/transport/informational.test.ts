@@ -157,3 +157,18 @@ test("maxResponseHeaderBytes bounds each 1xx head on its own, and the final head
   await peer.close();
   await assertNoLeaks(t, base);
 });
+
+test("maxResponseHeaderBytes: 0 means the default (1 MiB), as Go's MaxResponseHeaderBytes", async (ctx) => {
+  const base = tcpHandles();
+  const peer = await serve(ctx, scriptedServer, (req) => {
+    // A 4 KiB head is fine under the default; one over 1 MiB is not.
+    const size = req.path === "/huge" ? (1 << 20) + 1024 : 4096;
+    req.socket.write(`HTTP/1.1 200 OK\r\nX-Big: ${"b".repeat(size)}\r\nContent-Length: 2\r\n\r\nok`);
+    return req.path === "/huge" ? "hold" : undefined;
+  });
+  const t = closeAfter(ctx, new Transport({ maxResponseHeaderBytes: 0 }));
+  assert.equal(await (await t.roundTrip({ url: `${peer.url}/small` })).text(), "ok");
+  await rejectsWith(t.roundTrip({ url: `${peer.url}/huge` }), "ERR_HEADERS_TOO_LARGE");
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
