@@ -33,13 +33,18 @@ export interface BodySource {
   abandon(): void;
   /**
    * Body.saveTo: move the rest of the body into `fd` in the kernel (splice(2)), or return
-   * null when this body cannot (TLS, HTTP/2, chunked, decoded, no addon); then saveTo
-   * writes the pushed chunks itself. Called only with the queue empty. Progress and the
-   * end go through the buffer as for pushed chunks (advance, end, fail); the promise
-   * resolves once the buffer has ended or failed, and rejects only when writing the file
-   * failed (after failing the buffer and freeing the connection).
+   * null when this body cannot (TLS, HTTP/2, chunked, decoded, no addon); saveTo then
+   * writes the pushed chunks itself. The source first stops pushing and awaits
+   * `writeQueued` (saveTo writes every chunk queued so far), so the file gets the bytes in
+   * order. Progress and the end go through the buffer (advance, end, fail). Resolves with
+   * the bytes it moved once the buffer has ended or failed; rejects only when writing the
+   * file failed (after failing the buffer and freeing the connection).
    */
-  spliceInto?(fd: number, signal: AbortSignal | undefined): Promise<void> | null;
+  spliceInto?(
+    fd: number,
+    signal: AbortSignal | undefined,
+    writeQueued: () => Promise<void>,
+  ): Promise<number> | null;
 }
 
 export type ProgressListener = (p: { loaded: number; total: number | null }) => void;

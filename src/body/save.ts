@@ -106,35 +106,35 @@ export async function saveBody(
 
   let written = 0;
   let zeroCopy = false;
+  const writeQueued = async (): Promise<void> => {
+    for (let chunk = buf.take(); chunk !== null; chunk = buf.take()) {
+      await writeAll(fd, chunk).catch((err: unknown) => {
+        throw new WriteFailed(err);
+      });
+      written += chunk.length;
+    }
+  };
   const onAbort = (): void => {
     // Failing the buffer wakes a wait() and makes the source stop (a splice is cancelled).
     void abandon();
   };
   signal?.addEventListener("abort", onAbort);
   try {
+    // The source stops pushing, has us write what is queued, then moves the rest itself.
+    const spliced = buf.done ? null : (buf.source?.spliceInto?.(fd, signal, writeQueued) ?? null);
+    if (spliced !== null) {
+      zeroCopy = true;
+      // Not `written += await`: that reads `written` before writeQueued adds to it.
+      const moved = await spliced.catch((err: unknown) => {
+        throw err instanceof WriteFailed ? err : new WriteFailed(err);
+      });
+      written += moved;
+    }
     for (;;) {
-      let chunk = buf.take();
-      while (chunk !== null) {
-        await writeAll(fd, chunk).catch((err: unknown) => {
-          throw new WriteFailed(err);
-        });
-        written += chunk.length;
-        chunk = buf.take();
-      }
+      await writeQueued();
       signal?.throwIfAborted();
       if (buf.error !== null) throw buf.error;
       if (buf.done) break;
-      const moving = buf.source?.spliceInto?.(fd, signal) ?? null;
-      if (moving !== null) {
-        zeroCopy = true;
-        const before = buf.received;
-        try {
-          await moving;
-        } finally {
-          written += buf.received - before;
-        }
-        continue; // the source ended or failed the buffer: the loop above reports which
-      }
       await buf.wait();
     }
     finished();

@@ -65,17 +65,22 @@ export function spliceUnsupportedReason(socket: Duplex): string | undefined {
 /**
  * Stops libuv reading the socket (and pauses it), and returns the bytes Node had already
  * read into the socket's own buffer: they come before anything spliced afterwards.
+ * Taking them out with read() also emits them as 'data' events (Readable does), so a
+ * caller with a 'data' listener receives them there and must not handle them twice.
  */
 export function stopSocketReads(socket: Socket): Buffer[] {
   socket.pause();
+  // Drain first, while libuv still counts as reading: read() below the high-water mark
+  // calls _read(), which restarts libuv's reads when they are stopped. All of this is
+  // synchronous, so no byte arrives between the drain and readStop().
+  const pending: Buffer[] = [];
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
+    pending.push(chunk);
+  }
   const h = handleOf(socket);
   if (h !== null && h.reading !== false) {
     h.reading = false;
     h.readStop?.();
-  }
-  const pending: Buffer[] = [];
-  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
-    pending.push(chunk);
   }
   return pending;
 }

@@ -5,13 +5,18 @@
  * cause), a body already used.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
+import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Transport } from "../../src/index.js";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { Transport, zeroCopy } from "../../src/index.js";
 import { assertNoLeaks, httpServer, rawServer, rejectsWith, seededBytes, waitFor } from "../helpers.js";
+import { TLS_CERT, TLS_KEY } from "../server/helpers.js";
 
 let dir = "";
 before(async () => {
@@ -32,6 +37,7 @@ test("saveTo(path): byte-exact, bytes reported, connection reused", async () => 
   const res = await t.roundTrip({ url: peer.url });
   const r = await res.body.saveTo(path);
   assert.equal(r.bytes, body.length);
+  // Whether splice ran depends on how much had arrived already: the tests below pin it.
   assert.equal(typeof r.zeroCopy, "boolean");
   assert.ok(readFileSync(path).equals(body));
   assert.equal(res.body.used, true);
@@ -152,4 +158,177 @@ test("download progress fires through saveTo, ending at the full length", async 
   assert.equal(seen.at(-1), body.length);
   await peer.close();
   await assertNoLeaks(t);
+});
+
+// ---- the zero-copy path (splice) and when it does not run -----------------------------
+
+const zc = { skip: zeroCopy.available ? false : `zero copy off: ${zeroCopy.reason}` };
+
+test(
+  "zero copy: a Content-Length body in several MiB goes by splice; the connection is reused",
+  zc,
+  async () => {
+    const big = seededBytes(24 * 1024 * 1024 + 1, 5);
+    const peer = await httpServer((_req, res) => {
+      res.setHeader("content-length", big.length);
+      // In pieces, so the head's read carries little of the body and splice moves the rest.
+      let off = 0;
+      const next = (): void => {
+        while (off < big.length) {
+          const piece = big.subarray(off, off + 1024 * 1024);
+          off += piece.length;
+          if (!res.write(piece)) return void res.once("drain", next);
+        }
+        res.end();
+      };
+      next();
+    });
+    const t = new Transport();
+    const path = join(dir, "zc.bin");
+    const res = await t.roundTrip({ url: peer.url });
+    const r = await res.body.saveTo(path);
+    assert.deepEqual(r, { bytes: big.length, zeroCopy: true });
+    assert.ok(readFileSync(path).equals(big), "byte-exact");
+    // Reads restarted: the same connection carries the next exchange.
+    const again = await t.roundTrip({ url: peer.url });
+    assert.equal(again.conn.reused, true);
+    assert.equal((await again.bytes()).length, big.length);
+    assert.equal(peer.connections, 1);
+    await peer.close();
+    await assertNoLeaks(t);
+  },
+);
+
+test("zero copy: a body framed by close ends at FIN; the connection is closed, not pooled", zc, async () => {
+  const data = seededBytes(3 * 1024 * 1024, 8);
+  const peer = await rawServer((s) => {
+    s.once("data", () => {
+      s.write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+      setTimeout(() => s.end(data), 20);
+    });
+  });
+  const t = new Transport();
+  const path = join(dir, "eof.bin");
+  const r = await (await t.roundTrip({ url: peer.url })).body.saveTo(path);
+  assert.deepEqual(r, { bytes: data.length, zeroCopy: true });
+  assert.ok(readFileSync(path).equals(data));
+  await waitFor(() => t.stats().total === 0, 2000, "the connection closed");
+  await peer.close();
+  await assertNoLeaks(t);
+});
+
+test(
+  "zero copy: a close-framed body cut by a reset is ERR_CONNECTION_CLOSED, not a complete file",
+  zc,
+  async () => {
+    const peer = await rawServer((s) => {
+      s.once("data", () => {
+        s.write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        setTimeout(
+          () => s.write(seededBytes(200_000, 2), () => setTimeout(() => s.resetAndDestroy(), 20)),
+          20,
+        );
+      });
+    });
+    const t = new Transport();
+    const res = await t.roundTrip({ url: peer.url });
+    await rejectsWith(res.body.saveTo(join(dir, "rst.bin")), "ERR_CONNECTION_CLOSED");
+    await peer.close();
+    await assertNoLeaks(t);
+  },
+);
+
+test("zero copy: a short Content-Length body is ERR_UNEXPECTED_EOF", zc, async () => {
+  const peer = await rawServer((s) => {
+    s.once("data", () => {
+      s.write("HTTP/1.1 200 OK\r\nContent-Length: 5000000\r\n\r\n");
+      setTimeout(() => s.end(seededBytes(1_000_000, 4)), 20);
+    });
+  });
+  const t = new Transport();
+  const path = join(dir, "short-zc.bin");
+  await rejectsWith((await t.roundTrip({ url: peer.url })).body.saveTo(path), "ERR_UNEXPECTED_EOF");
+  assert.ok(readFileSync(path).length > 0, "the partial file is kept");
+  await peer.close();
+  await assertNoLeaks(t);
+});
+
+test("zero copy: an abort mid-splice stops it, frees the connection and leaves no fd open", zc, async () => {
+  const fds = openFds();
+  const peer = await rawServer((s) => {
+    s.once("data", () => s.write("HTTP/1.1 200 OK\r\nContent-Length: 9000000\r\n\r\n")); // then stall
+  });
+  const t = new Transport();
+  const res = await t.roundTrip({ url: peer.url });
+  const ac = new AbortController();
+  const p = res.body.saveTo(join(dir, "abort-zc.bin"), { signal: ac.signal });
+  setTimeout(() => ac.abort(new Error("enough")), 50);
+  await assert.rejects(p, /enough/);
+  await peer.close();
+  await assertNoLeaks(t);
+  await waitFor(() => openFds() <= fds, 2000, "every fd and pipe closed");
+});
+
+test("zero copy: the body timeout still applies while splice waits", zc, async () => {
+  const peer = await rawServer((s) => {
+    s.once("data", () => s.write("HTTP/1.1 200 OK\r\nContent-Length: 9000000\r\n\r\nabc")); // then stall
+  });
+  const t = new Transport({ bodyTimeout: 100 });
+  const res = await t.roundTrip({ url: peer.url });
+  const err = await rejectsWith(res.body.saveTo(join(dir, "stall.bin")), "ERR_TIMEOUT");
+  assert.equal(err.phase, "body");
+  await peer.close();
+  await assertNoLeaks(t);
+});
+
+test("zero copy: a full disk during splice is ERR_FILE_WRITE (ENOSPC as cause)", zc, async () => {
+  const peer = await httpServer((_req, res) => {
+    res.setHeader("content-length", body.length);
+    res.write(body.subarray(0, 10));
+    setTimeout(() => res.end(body.subarray(10)), 20);
+  });
+  const t = new Transport();
+  const res = await t.roundTrip({ url: peer.url });
+  const err = await rejectsWith(res.body.saveTo("/dev/full"), "ERR_FILE_WRITE");
+  assert.equal((err.cause as { code?: string }).code, "ENOSPC");
+  await peer.close();
+  await assertNoLeaks(t);
+});
+
+test("no zero copy for chunked, gzip-decoded or TLS bodies: the loop writes the same bytes", async () => {
+  const plain = seededBytes(300_000, 6);
+  const peer = await httpServer((req, res) => {
+    if (req.url === "/gzip") {
+      res.setHeader("content-encoding", "gzip");
+      res.end(gzipSync(plain));
+    } else {
+      res.write(plain.subarray(0, 1000)); // no Content-Length: chunked
+      res.end(plain.subarray(1000));
+    }
+  });
+  const tls = createServer({ key: TLS_KEY, cert: TLS_CERT }, (_req, res) => res.end(plain));
+  await new Promise<void>((r) => tls.listen(0, "127.0.0.1", r));
+  const tlsPort = (tls.address() as { port: number }).port;
+  const t = new Transport({ tls: { ca: TLS_CERT }, proxy: null });
+  for (const url of [`${peer.url}/chunked`, `${peer.url}/gzip`, `https://localhost:${tlsPort}/`]) {
+    const path = join(dir, "nozc.bin");
+    const r = await (await t.roundTrip({ url })).body.saveTo(path);
+    assert.deepEqual(r, { bytes: plain.length, zeroCopy: false }, url);
+    assert.ok(readFileSync(path).equals(plain), url);
+  }
+  await peer.close();
+  await new Promise<void>((r) => tls.close(() => r()));
+  await assertNoLeaks(t);
+});
+
+test("without the addon (ROUNDTRIP_NO_ZEROCOPY=1) saveTo takes the loop, byte-exact", () => {
+  const script = fileURLToPath(new URL("./save-child.js", import.meta.url));
+  const r = spawnSync(process.execPath, [script], {
+    env: { ...process.env, ROUNDTRIP_NO_ZEROCOPY: "1" },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
+  assert.deepEqual(out, { ok: true, bytes: 3 * 1024 * 1024 + 5, zeroCopy: false, available: false });
 });
