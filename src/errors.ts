@@ -18,6 +18,7 @@ export type ErrorCode =
   | "ERR_TLS"
   | "ERR_BODY_USED"
   | "ERR_REQUEST_BODY"
+  | "ERR_FILE_WRITE"
   | "ERR_TRANSPORT_CLOSED";
 
 /** Where a deadline ran out; set on `ERR_TIMEOUT`. */

@@ -19,6 +19,12 @@ import { getSystemErrorName } from "node:util";
 import type { OpenFile } from "../body/file.js";
 import { type Body, BodyBuffer, type BodySource, trackUnconsumed } from "../body/incoming.js";
 import { bodyReadFailed, bodyTooLong, bodyTooShort, toChunk } from "../body/outgoing.js";
+import {
+  resumeSocketReads,
+  spliceSocketToFile,
+  spliceUnsupportedReason,
+  stopSocketReads,
+} from "../body/splice.js";
 import { sendFileToSocket } from "../body/zerocopy.js";
 import { RoundtripError, withURL } from "../errors.js";
 import { trustedHeaders } from "../http1/headers.js";
@@ -87,6 +93,8 @@ export class Exchange implements BodySource {
   /** A response whose body was not sent (100-continue declined) must not be followed. */
   bodySkipped = false;
   informational = 0;
+  /** Body.saveTo's splice(2) owns the socket's reads (see Conn.spliceInto). */
+  splicing = false;
   discarding = false;
   discardBudget = 0;
   #discardDone: (() => void) | null = null;
@@ -121,10 +129,10 @@ export class Exchange implements BodySource {
   }
 
   pause(): void {
-    if (this.conn.exchange === this) this.conn.pauseReading(1);
+    if (this.conn.exchange === this && !this.splicing) this.conn.pauseReading(1);
   }
   resume(): void {
-    if (this.conn.exchange === this) this.conn.resumeReading(1);
+    if (this.conn.exchange === this && !this.splicing) this.conn.resumeReading(1);
   }
   discard(): Promise<void> {
     if (this.conn.exchange !== this || this.phase === Phase.DONE) {
@@ -132,6 +140,13 @@ export class Exchange implements BodySource {
       return Promise.resolve();
     }
     return this.conn.discard(this);
+  }
+  spliceInto(
+    fd: number,
+    signal: AbortSignal | undefined,
+    writeQueued: () => Promise<void>,
+  ): Promise<number> | null {
+    return this.conn.exchange === this ? this.conn.spliceInto(this, fd, signal, writeQueued) : null;
   }
   abandon(): void {
     this.decoder?.destroy();
@@ -849,10 +864,109 @@ export class Conn implements ResponseHandler {
     }
   }
 
+  /**
+   * Body.saveTo's zero-copy path: the rest of an identity body framed by Content-Length or
+   * by close goes socket -> file with splice(2) while libuv's reads are stopped; then the
+   * exchange ends exactly as if the parser had read those bytes (the connection goes back
+   * to the pool after a Content-Length body). Null when this exchange cannot (TLS or a
+   * custom duplex, chunked, decoded, a request still being written, no addon): saveTo then
+   * takes the pushed chunks.
+   */
+  spliceInto(
+    ex: Exchange,
+    fd: number,
+    signal: AbortSignal | undefined,
+    writeQueued: () => Promise<void>,
+  ): Promise<number> | null {
+    const p = this.parser;
+    if (
+      this.#ex !== ex ||
+      ex.phase !== Phase.BODY ||
+      ex.decoder !== null ||
+      ex.discarding ||
+      !ex.writeDone ||
+      (p.state !== State.LENGTH && p.state !== State.UNTIL_EOF) ||
+      spliceUnsupportedReason(this.socket) !== undefined
+    )
+      return null;
+    const socket = this.socket as Socket;
+    // From here the splice owns the socket's reads; backpressure pauses do not apply.
+    ex.splicing = true;
+    this.#paused = 0;
+    if (p.state === State.LENGTH && socket.readableLength >= p.remaining) {
+      // Node has already read the rest of the body: it arrives through 'data' as usual.
+      ex.splicing = false;
+      return null;
+    }
+    // Bytes Node had read already reach onSocketData (read() emits 'data') and so the
+    // buffer, ahead of the spliced ones; they cannot end the body (checked above).
+    stopSocketReads(socket);
+    const buffer = ex.buffer!;
+    return writeQueued()
+      .then(() => {
+        if (this.#ex !== ex) return { bytes: 0, eof: false }; // failed meanwhile
+        this.lastRead = performance.now(); // writing the queue was not the server's stall
+        return spliceSocketToFile(socket, fd, p.state === State.LENGTH ? p.remaining : null, {
+          signal,
+          onProgress: (n) => {
+            this.lastRead = performance.now();
+            buffer.advance(n);
+          },
+        });
+      })
+      .then(
+        ({ bytes, eof }) => {
+          ex.splicing = false;
+          if (this.#ex !== ex) return bytes; // failed meanwhile (timeout, abort, close): buffer failed
+          const length = p.state === State.LENGTH ? p.remaining : null;
+          if (length !== null && bytes < length) {
+            this.#fail(
+              ex,
+              new RoundtripError(
+                "ERR_UNEXPECTED_EOF",
+                `connection closed with ${length - bytes} bytes of the response body still to come`,
+              ),
+            );
+            return bytes;
+          }
+          // The parser did not see these bytes; the next exchange resets it (start()).
+          if (eof) this.#reusable = false;
+          else resumeSocketReads(socket);
+          this.onComplete();
+          this.#maybeFinish(ex);
+          return bytes;
+        },
+        (err: unknown) => {
+          ex.splicing = false;
+          const code = (err as { code?: unknown } | null)?.code;
+          const socketSide =
+            typeof code === "string" && (SOCKET_ERRNOS.has(code) || code === "ERR_SOCKET_CLOSED");
+          if (this.#ex === ex) {
+            if (signal?.aborted)
+              this.#fail(ex, new RoundtripError("ERR_ABORTED", "saveTo was aborted", { cause: err }));
+            else if (socketSide) this.#fail(ex, socketError(err as Error, false));
+            else
+              this.#fail(
+                ex,
+                new RoundtripError("ERR_ABORTED", "the response body could not be saved", { cause: err }),
+              );
+          }
+          // The file's own failure (disk full, ...) is saveTo's to report; the rest the buffer says.
+          if (!socketSide && !signal?.aborted) throw err;
+          return 0;
+        },
+      );
+  }
+
   /** The reader closed the body early: read a bounded remainder to keep the socket, or destroy it. */
   discard(ex: Exchange): Promise<void> {
     ex.decoder?.destroy();
     ex.decoder = null;
+    if (ex.splicing) {
+      // The splice owns the socket's bytes; what is left of them is unknown.
+      this.destroy(null);
+      return Promise.resolve();
+    }
     const p = this.parser;
     const cheap = p.state === State.LENGTH ? p.remaining <= DISCARD_LIMIT : p.state !== State.UNTIL_EOF;
     if (!cheap) {
@@ -992,6 +1106,18 @@ function resetError(): NodeJS.ErrnoException {
   err.syscall = "read";
   return err;
 }
+/** splice(2) failures of the socket side (the rest are the file's). */
+const SOCKET_ERRNOS = new Set([
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ENOTCONN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENETRESET",
+  "ENETDOWN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+]);
 
 function socketError(err: Error, beforeHead: boolean): RoundtripError {
   const code = (err as NodeJS.ErrnoException).code ?? "";
