@@ -119,12 +119,16 @@ function headFromInit(
   const fed = bufferFromInit(body, trailers);
   if (fed.contentType !== null && !headers.has("content-type")) headers.set("Content-Type", fed.contentType);
   const declared = headers.get("content-length");
+  const contentLength =
+    declared !== null && CONTENT_LENGTH.test(declared) ? Number(declared) : (fed.length ?? -1);
+  // Download progress reports this total, as for a received body with a Content-Length.
+  if (contentLength >= 0) fed.buffer.total = contentLength;
   return {
     status,
     statusText,
     httpVersion,
     headers,
-    contentLength: declared !== null && CONTENT_LENGTH.test(declared) ? Number(declared) : (fed.length ?? -1),
+    contentLength,
     url: o.url ?? "",
     timings: newTimings(),
     conn: { reused: false, wasIdle: false, idleTime: 0 },
