@@ -379,7 +379,8 @@ export class MockTransport implements RoundTripper {
     req.onUploadProgress?.({ loaded: body.length, total: req.body?.length ?? body.length });
     const call: MockCall = {
       method: req.method,
-      url: req.target.url.href,
+      // As the wire carries it: no fragment.
+      url: withoutFragment(req.target.url),
       headers: new Headers(req.headers),
       body,
     };
@@ -420,6 +421,13 @@ export class MockTransport implements RoundTripper {
   stats(): TransportStats {
     return { total: 0, active: 0, idle: 0, dialing: 0, waiting: 0, perHost: {} };
   }
+}
+
+function withoutFragment(url: URL): string {
+  if (url.hash === "" && !url.href.endsWith("#")) return url.href;
+  const copy = new URL(url.href);
+  copy.hash = "";
+  return copy.href;
 }
 
 function originOf(s: string): string {

@@ -413,7 +413,7 @@ test("calls: method, url, headers and body bytes of every request, in order", as
   await (
     await client.put(`${API}/c?x=1`, { body: Readable.from([Buffer.from("st"), Buffer.from("ream")]) })
   ).close();
-  await (await client.get(`${API}/c`, { headers: { Accept: "text/plain" } })).close();
+  await (await client.get(`${API}/c#fragment`, { headers: { Accept: "text/plain" } })).close();
   assert.equal(mock.calls.length, 3);
   const [post, put, get] = mock.calls;
   assert.equal(post!.method, "POST");
@@ -423,6 +423,7 @@ test("calls: method, url, headers and body bytes of every request, in order", as
   assert.deepEqual(Buffer.from(post!.body).toString(), '{"a":1}');
   assert.equal(put!.url, `${API}/c?x=1`);
   assert.equal(Buffer.from(put!.body).toString(), "stream");
+  assert.equal(get!.url, `${API}/c`, "no fragment, as on the wire");
   assert.ok(get!.headers instanceof Headers);
   assert.equal(get!.headers.get("accept"), "text/plain");
   assert.equal(get!.body.length, 0);
