@@ -83,8 +83,11 @@ function withoutBody(res: Response, req: PreparedRequest): Response {
   void res.body.close().catch(() => {});
   const buffer = new BodyBuffer(null, 0);
   buffer.end();
-  // As the Transport reports it: a HEAD or 304 keeps the Content-Length it announces, a 204 has none.
-  const length = req.isHead || res.status === 304 ? res.contentLength : 0;
+  // As the Transport reports it: a HEAD or 304 keeps the Content-Length it announces (-1
+  // without one: the body given to the fake says nothing about it), a 204 has 0.
+  const declared = res.headers.get("content-length");
+  const announced = declared !== null && /^[0-9]{1,15}$/.test(declared) ? Number(declared) : -1;
+  const length = req.isHead || res.status === 304 ? announced : 0;
   const out = new Response(headOf(res, res.headers, length), buffer);
   out.redirected = res.redirected;
   return out;

@@ -32,14 +32,17 @@ export interface RecordingNormalizers {
    * returned and stored). Default: a request's Authorization, Proxy-Authorization and
    * Cookie values are stored as "[redacted]"; a normalizer given here replaces that.
    */
-  headers?: (headers: Headers, ctx: { kind: "request" | "response"; url: URL }) => Headers | undefined;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a normalizer may mutate its argument and return nothing.
+  headers?: (headers: Headers, ctx: { kind: "request" | "response"; url: URL }) => Headers | void;
   /** Rewrites the query before it is stored and matched (drop a timestamp, a nonce). */
-  query?: (params: URLSearchParams, ctx: { url: URL }) => URLSearchParams | undefined;
+  // biome-ignore lint/suspicious/noConfusingVoidType: as above.
+  query?: (params: URLSearchParams, ctx: { url: URL }) => URLSearchParams | void;
   /** Rewrites a body before it is stored (and, for a request, matched). */
   body?: (
     body: Uint8Array,
     ctx: { kind: "request" | "response"; url: URL; headers: Headers },
-  ) => Uint8Array | string | undefined;
+    // biome-ignore lint/suspicious/noConfusingVoidType: as above.
+  ) => Uint8Array | string | void;
 }
 
 export interface RecordingTransportOptions {
@@ -191,8 +194,8 @@ export class RecordingTransport implements RoundTripper {
     const fn = this.#normalize.query;
     if (fn === undefined || url.search === "") return url.href;
     const copy = new URL(url.href);
-    const params = fn(new URLSearchParams(copy.searchParams), { url: new URL(url.href) });
-    if (params !== undefined) copy.search = params.toString();
+    const given = new URLSearchParams(copy.searchParams);
+    copy.search = (fn(given, { url: new URL(url.href) }) || given).toString();
     return copy.href;
   }
 
@@ -200,7 +203,7 @@ export class RecordingTransport implements RoundTripper {
     const fn = this.#normalize.body;
     if (fn === undefined) return body;
     const out = fn(body, { kind, url, headers });
-    if (out === undefined) return body;
+    if (out === undefined || out === null) return body;
     return typeof out === "string" ? Buffer.from(out, "utf8") : out;
   }
 
@@ -208,7 +211,7 @@ export class RecordingTransport implements RoundTripper {
     const fn = this.#normalize.headers;
     if (fn !== undefined) {
       const copy = new Headers(headers);
-      return fn(copy, { kind, url }) ?? copy;
+      return fn(copy, { kind, url }) || copy;
     }
     if (kind === "response") return headers;
     // Each line keeps its place and casing.

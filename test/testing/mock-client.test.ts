@@ -139,7 +139,9 @@ test("HEAD, 204 and 304 replies carry no body, whatever the interceptor gave; HE
   const none = await mock.roundTrip({ url: `${API}/none` });
   assert.equal(none.contentLength, 0);
   assert.equal(await none.text(), "");
-  assert.equal(await (await mock.roundTrip({ url: `${API}/same` })).text(), "");
+  const same = await mock.roundTrip({ url: `${API}/same` });
+  assert.equal(same.contentLength, -1, "a 304 without Content-Length announces no length");
+  assert.equal(await same.text(), "");
 });
 
 test("fetch({ client }) over a mock: gzip decoded, redirect: manual, a mocked network error as fetch's TypeError", async (t) => {

@@ -4,6 +4,7 @@
  * Every test but the passthrough ones asserts that no connection was attempted.
  */
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { Readable } from "node:stream";
 import { test } from "node:test";
 import {
@@ -354,6 +355,18 @@ test("a Client timeout fails a mocked body still streaming (ERR_TIMEOUT), as wit
   const e = await rejectsWith(res.text(), "ERR_TIMEOUT");
   assert.equal(e.phase, "client");
   assert.ok(cancelled, "the body's source was cancelled");
+});
+
+test("the request's signal is let go once a mocked body has been read to its end", async (t) => {
+  noSockets(t);
+  const mock = new MockTransport();
+  mock.intercept({ path: "/s" }).reply(() => ({ body: Readable.from([Buffer.from("a"), Buffer.from("b")]) }));
+  const ac = new AbortController();
+  const res = await mock.roundTrip({ url: `${API}/s`, signal: ac.signal });
+  assert.equal(getEventListeners(ac.signal, "abort").length, 1, "watched while the body streams");
+  assert.equal(await res.text(), "ab");
+  assert.equal(getEventListeners(ac.signal, "abort").length, 0);
+  ac.abort(); // too late to matter
 });
 
 test("times(n) and persist(): interceptors answer in order, then are used up; used-up ones are named first", async (t) => {

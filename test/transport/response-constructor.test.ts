@@ -307,3 +307,15 @@ test("new Body(init): a Body on its own reads like a received one; await using c
   }
   await waitFor(() => held.destroyed, 2000, "await using to close the body");
 });
+
+test("two watchers of a body's end both run (a fake RoundTripper's and the Client's deadline)", async () => {
+  const order: string[] = [];
+  const res = new Response(Readable.from([Buffer.from("x")]));
+  res._onBodySettled(() => order.push("first"));
+  res._onBodySettled(() => order.push("second"));
+  await res.text();
+  assert.deepEqual(order, ["first", "second"]);
+  const done = new Response("already whole");
+  done._onBodySettled(() => order.push("at once"));
+  assert.deepEqual(order, ["first", "second", "at once"]);
+});
