@@ -24,7 +24,7 @@ export { type ErrorCode, isRoundtripError, RoundtripError, type TimeoutPhase } f
 export { Headers, type HeadersInit } from "./http1/headers.js";
 export type { DialFunc, DialOptions } from "./transport/dial.js";
 export type { Progress, RequestOptions, TransportRequest } from "./transport/prepared.js";
-export { type ConnInfo, Response, type Timings } from "./transport/response.js";
+export { type ConnInfo, Response, type ResponseInit, type Timings } from "./transport/response.js";
 export type { ClientTrace } from "./transport/trace.js";
 export {
   type HostStats,
