@@ -143,7 +143,8 @@ export async function dialSerial(
     if (signal.aborted) throw o.toError(signal.reason, addr);
     const ms = attemptTimeout(performance.now(), o.deadline, addrs.length - i);
     // The attempt's own timer only when it ends before the dial's (which `signal` carries).
-    const share = ms < o.deadline - performance.now() ? AbortSignal.timeout(Math.max(1, Math.ceil(ms))) : null;
+    const share =
+      ms < o.deadline - performance.now() ? AbortSignal.timeout(Math.max(1, Math.ceil(ms))) : null;
     const attemptSignal = share === null ? signal : AbortSignal.any([signal, share]);
     o.trace?.connectStart?.("tcp", addr);
     try {
