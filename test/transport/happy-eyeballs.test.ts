@@ -216,6 +216,7 @@ test("every address refused: ERR_CONNECT with the preferred family's first error
 });
 
 test("a DNS failure is ERR_CONNECT with dnsDone's error and no connect attempt", async () => {
+  const base = tcpHandles();
   const lookup = (
     _h: string,
     _o: unknown,
@@ -225,7 +226,7 @@ test("a DNS failure is ERR_CONNECT with dnsDone's error and no connect attempt",
   const r = recorder();
   await assert.rejects(t.roundTrip({ url: "http://nx.test/", trace: r.trace }), { code: "ERR_CONNECT" });
   assert.deepEqual(r.events, ["dnsStart nx.test", "dnsDone  err"]);
-  await assertNoLeaks(t);
+  await assertNoLeaks(t, base);
 });
 
 // ---- through the connect seam: attempts that hang, and late connections ----------------
