@@ -26,6 +26,7 @@ import { absoluteForm } from "../http1/url.js";
 import { Conn, type ConnOwner, type ConnSettings, Exchange } from "./conn.js";
 import { ACCEPT_ENCODING } from "./decode.js";
 import { type DialFunc, type DialResult, type DialSettings, dial } from "./dial.js";
+import { type DnsCacheOptions, type LookupFunction, Resolver } from "./dns-cache.js";
 import { H2Exchange, type H2Owner, type H2Retry, H2Session } from "./h2.js";
 import {
   canReplay,
@@ -75,6 +76,20 @@ export interface TransportOptions {
   tls?: ConnectionOptions;
   /** Replaces TCP dialing; dialTimeout still bounds it through its signal. */
   dial?: DialFunc;
+  /**
+   * Happy Eyeballs: ms after which the other address family is dialed while the first
+   * attempt goes on (Go's Dialer.FallbackDelay); 0 = the default; negative = every address
+   * in order, one at a time. Default 300. Not used by a custom `dial`. See docs/transport.md.
+   */
+  fallbackDelay?: number;
+  /**
+   * Cache name lookups: true, or { maxTTL (ms, default 30 000), maxEntries (default 1000, LRU) }.
+   * dns.lookup gives no TTLs, so an answer lives maxTTL (shorter if `lookup` gives ttl).
+   * Failures are not cached. Default false, as Go. See docs/transport.md.
+   */
+  dnsCache?: boolean | DnsCacheOptions;
+  /** Replaces dns.lookup for dialing (and for a proxy's name); called with { all: true }. Default dns.lookup. */
+  lookup?: LookupFunction;
   /** Default User-Agent. Default `roundtrip/<version>`. */
   userAgent?: string;
   /**
@@ -166,7 +181,12 @@ type PooledSession = H2Session & { [kPool]?: HostPool; [kActive]?: boolean };
 
 export class Transport implements RoundTripper, ConnOwner, H2Owner {
   readonly options: Readonly<
-    Required<Omit<TransportOptions, "dial" | "tls" | "callSites" | "proxy" | "proxyConnectHeaders">>
+    Required<
+      Omit<
+        TransportOptions,
+        "dial" | "tls" | "callSites" | "proxy" | "proxyConnectHeaders" | "dnsCache" | "lookup"
+      >
+    >
   > & {
     dial: DialFunc | undefined;
     tls: ConnectionOptions;
@@ -209,6 +229,7 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
       expectContinueTimeout: options.expectContinueTimeout ?? 1_000,
       tlsHandshakeTimeout: options.tlsHandshakeTimeout ?? 10_000,
       dialTimeout: options.dialTimeout ?? 30_000,
+      fallbackDelay: options.fallbackDelay ?? 300,
       disableKeepAlives: options.disableKeepAlives ?? false,
       disableCompression: options.disableCompression ?? false,
       maxResponseHeaderBytes: options.maxResponseHeaderBytes ?? 1 << 20,
@@ -233,6 +254,8 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
       if (!Number.isFinite(v) || v < 0)
         throw new RoundtripError("ERR_INVALID_REQUEST", `Transport option ${k} must be a number ≥ 0`);
     }
+    if (!Number.isFinite(o.fallbackDelay))
+      throw new RoundtripError("ERR_INVALID_REQUEST", "Transport option fallbackDelay must be a number");
     this.options = o;
     const proxy = options.proxy === undefined ? "env" : options.proxy;
     if (proxy === "env") {
@@ -261,6 +284,8 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
     this.#dialSettings = {
       dial: o.dial,
       dialTimeout: o.dialTimeout,
+      fallbackDelay: o.fallbackDelay,
+      resolver: new Resolver(options.lookup, options.dnsCache),
       tlsHandshakeTimeout: o.tlsHandshakeTimeout,
       tls: o.tls,
       alpn: o.allowHTTP2 ? ["h2", "http/1.1"] : ["http/1.1"],
