@@ -6,6 +6,7 @@
 import type { BodyInit } from "../body/outgoing.js";
 import { RoundtripError, redactURL } from "../errors.js";
 import { Headers, type HeadersInit } from "../http1/headers.js";
+import { ownOptions } from "../options.js";
 import { handOver, type RequestOptions, type TransportRequest } from "../transport/prepared.js";
 import type { Response } from "../transport/response.js";
 import { type RoundTripper, Transport } from "../transport/transport.js";
@@ -108,6 +109,8 @@ export class Client {
   readonly #lean: boolean;
 
   constructor(options: ClientOptions = {}) {
+    // Own properties only: a polluted Object.prototype.jar or .headers is not an option.
+    options = ownOptions(options);
     this.transport = options.transport ?? getDefaultTransport();
     this.timeout = options.timeout ?? 0;
     this.jar = options.jar;
@@ -161,7 +164,8 @@ export class Client {
 
   /** Sends `req`, following redirects, and resolves with the final response. */
   do(req: ClientRequest): Promise<Response> {
-    return this.#send(req.url, req, undefined);
+    const own = ownOptions(req);
+    return this.#send(own.url, own, undefined);
   }
 
   /**
@@ -173,11 +177,12 @@ export class Client {
     opts: ClientRequestOptions | undefined,
     method: string | undefined,
   ): Promise<Response> {
-    const o = opts ?? EMPTY_OPTIONS;
+    // Own properties only: a polluted Object.prototype.host or .headers is not an option.
+    const o = ownOptions(opts) ?? EMPTY_OPTIONS;
     if (this.#lean && o.searchParams === undefined && o.timeout === undefined && !hasUserinfo(url)) {
       return this.#leanDo(url, o, method ?? o.method);
     }
-    return this.#fullDo(method === undefined ? { ...o, url } : { ...o, url, method });
+    return this.#fullDo(withTarget(o, url, method));
   }
 
   /**
@@ -212,12 +217,7 @@ export class Client {
     if (!REDIRECT_STATUSES.has(res.status) || !res.headers.has("location")) return res;
     const current: Hop = { url: new URL(res.url), method: String(method ?? "GET") };
     try {
-      return await this.#follow(
-        method === undefined ? { ...req, url } : { ...req, url, method },
-        current,
-        req.signal,
-        res,
-      );
+      return await this.#follow(withTarget(req, url, method), current, req.signal, res);
     } catch (err) {
       throw prefix(err, current.method, current.url);
     }
@@ -589,7 +589,19 @@ function prefix(err: unknown, method: string, url: URL | string): unknown {
   return err;
 }
 
-const EMPTY_OPTIONS: ClientRequestOptions = Object.freeze({});
+const EMPTY_OPTIONS: ClientRequestOptions = Object.freeze(Object.create(null));
+
+/**
+ * The request options with its URL (and method) set, as an object with no prototype: a
+ * spread into `{}` would let a polluted Object.prototype answer for every option the
+ * caller did not set.
+ */
+function withTarget(o: ClientRequestOptions, url: string | URL, method: string | undefined): ClientRequest {
+  const req = Object.assign(Object.create(null) as ClientRequest, o);
+  req.url = url;
+  if (method !== undefined) req.method = method;
+  return req;
+}
 
 let defaultClient: Client | null = null;
 /** The Client used by `fetch` and the module-level helpers; over the default Transport. */

@@ -6,6 +6,7 @@
  */
 import type { BodyInit } from "../body/outgoing.js";
 import { RoundtripError } from "../errors.js";
+import { ownOptions } from "../options.js";
 import type { Response as RtResponse } from "../transport/response.js";
 import { Client, type ClientRequest, getDefaultClient, maskURL } from "./client.js";
 
@@ -29,6 +30,8 @@ export async function fetch(
   input: string | URL | Request,
   init: FetchInit = {},
 ): Promise<globalThis.Response> {
+  // Own properties only: a polluted Object.prototype.client or .headers is not an option.
+  init = ownOptions(init);
   const client = init.client ?? getDefaultClient();
   let url: string;
   let method = init.method;
