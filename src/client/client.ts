@@ -5,6 +5,7 @@
  */
 import type { BodyInit } from "../body/outgoing.js";
 import { RoundtripError, redactURL } from "../errors.js";
+import { isToken, printable } from "../http1/chars.js";
 import { Headers, type HeadersInit } from "../http1/headers.js";
 import { ownOptions } from "../options.js";
 import { handOver, type RequestOptions, type TransportRequest } from "../transport/prepared.js";
@@ -12,6 +13,7 @@ import type { Response } from "../transport/response.js";
 import { type RoundTripper, Transport } from "../transport/transport.js";
 import {
   BODY_HEADERS,
+  isCrossOrigin,
   isRelativeLocation,
   isReplayableInit,
   keepsCredentials,
@@ -75,6 +77,16 @@ export interface ClientOptions {
   baseURL?: string | URL;
   /** Sent with every request unless the request sets a header of the same name (any case). Default: none. */
   headers?: HeadersInit;
+  /**
+   * More request headers (names, any case) to drop on a redirect to another origin
+   * (scheme, host or port), e.g. `["X-Api-Key"]` for a custom credential. Once dropped
+   * they stay dropped for the rest of the chain; checkRedirect sees the request without
+   * them. Added to what is always dropped when a redirect leaves the first request's host
+   * and its subdomains (Go's rule): Authorization, Cookie, Cookie2, Proxy-Authorization,
+   * Proxy-Authenticate, WWW-Authenticate. A name that is not a token is ERR_INVALID_REQUEST.
+   * Default: none.
+   */
+  stripHeadersOnCrossOriginRedirect?: string[];
 }
 
 export interface ClientRequestOptions extends RequestOptions {
@@ -105,6 +117,8 @@ export class Client {
   readonly maxRedirects: number;
   readonly baseURL: URL | undefined;
   readonly headers: Headers | null;
+  /** Lower-cased; see ClientOptions.stripHeadersOnCrossOriginRedirect. */
+  readonly stripHeadersOnCrossOriginRedirect: readonly string[];
   /** Nothing client-wide to add to a request: the lean path applies. */
   readonly #lean: boolean;
 
@@ -117,6 +131,10 @@ export class Client {
     this.checkRedirect = options.checkRedirect;
     this.maxRedirects = options.maxRedirects ?? 10;
     this.headers = options.headers === undefined ? null : new Headers(options.headers);
+    this.stripHeadersOnCrossOriginRedirect = headerNames(
+      options.stripHeadersOnCrossOriginRedirect,
+      "stripHeadersOnCrossOriginRedirect",
+    );
     if (!Number.isFinite(this.timeout) || this.timeout < 0) {
       throw new RoundtripError("ERR_INVALID_REQUEST", "Client timeout must be a number ≥ 0");
     }
@@ -375,6 +393,8 @@ export class Client {
       const nextHeaders = new Headers(headers);
       if (!plan.keepBody) for (const h of BODY_HEADERS) nextHeaders.delete(h);
       if (!keepsCredentials(initial, next)) for (const h of SENSITIVE_HEADERS) nextHeaders.delete(h);
+      if (isCrossOrigin(url, next))
+        for (const h of this.stripHeadersOnCrossOriginRedirect) nextHeaders.delete(h);
       const nextHost = host !== undefined && isRelativeLocation(location) ? host : undefined;
 
       via.push(sent);
@@ -568,6 +588,24 @@ function withoutUserinfo(url: URL): URL {
  */
 export function maskURL(text: string): string {
   return redactURL(text);
+}
+
+/** A list of header names, validated and lower-cased. */
+function headerNames(names: string[] | undefined, option: string): readonly string[] {
+  if (names === undefined) return [];
+  if (!Array.isArray(names))
+    throw new RoundtripError("ERR_INVALID_REQUEST", `Client ${option} must be an array`);
+  return Object.freeze(
+    names.map((n) => {
+      if (typeof n !== "string" || !isToken(n)) {
+        throw new RoundtripError(
+          "ERR_INVALID_REQUEST",
+          `Client ${option}: invalid header name ${printable(String(n))}`,
+        );
+      }
+      return n.toLowerCase();
+    }),
+  );
 }
 
 function toParams(obj: Record<string, string | number | boolean>): URLSearchParams {

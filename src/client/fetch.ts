@@ -112,6 +112,7 @@ function withRedirectMode(client: Client, mode: "manual" | "error"): Client {
     ...(client.jar ? { jar: client.jar } : {}),
     ...(client.baseURL ? { baseURL: client.baseURL } : {}),
     ...(client.headers ? { headers: client.headers } : {}),
+    stripHeadersOnCrossOriginRedirect: [...client.stripHeadersOnCrossOriginRedirect],
     checkRedirect: () => {
       if (mode === "error") throw new TypeError("unexpected redirect");
       return false;
