@@ -11,6 +11,7 @@ import { ownOptions } from "../options.js";
 import { handOver, type RequestOptions, type TransportRequest } from "../transport/prepared.js";
 import type { Response } from "../transport/response.js";
 import { type RoundTripper, Transport } from "../transport/transport.js";
+import { parseBaseURL, resolveAgainstBase } from "./base-url.js";
 import {
   BODY_HEADERS,
   isCrossOrigin,
@@ -73,8 +74,21 @@ export interface ClientOptions {
   checkRedirect?: CheckRedirect;
   /** Redirects followed at most; one more is ERR_TOO_MANY_REDIRECTS (0: none followed). Default 10. */
   maxRedirects?: number;
-  /** Base for relative request URLs, resolved as `new URL(url, baseURL)` (keep a trailing slash). Default: none. */
+  /**
+   * Base for request URLs. A relative URL is joined under the base path with one slash
+   * (`https://h/v1` + `users` or `/users` → `https://h/v1/users`; `../x` and `./x` then
+   * resolve as usual); an empty one is the base itself. A URL naming an origin — absolute,
+   * `//host`, `/\host`, or a URL object — must have the base's origin (scheme, host, port)
+   * unless allowAbsoluteUrls, else ERR_INVALID_REQUEST: client-wide credentials never go
+   * to another host (axios CVE-2025-27152). No query or fragment. Default: none.
+   */
   baseURL?: string | URL;
+  /**
+   * With a baseURL: let a request URL name another origin (resolved against the base, the
+   * WHATWG way). Without a baseURL every URL is absolute and this changes nothing.
+   * Default false.
+   */
+  allowAbsoluteUrls?: boolean;
   /** Sent with every request unless the request sets a header of the same name (any case). Default: none. */
   headers?: HeadersInit;
   /**
@@ -116,6 +130,7 @@ export class Client {
   readonly checkRedirect: CheckRedirect | undefined;
   readonly maxRedirects: number;
   readonly baseURL: URL | undefined;
+  readonly allowAbsoluteUrls: boolean;
   readonly headers: Headers | null;
   /** Lower-cased; see ClientOptions.stripHeadersOnCrossOriginRedirect. */
   readonly stripHeadersOnCrossOriginRedirect: readonly string[];
@@ -141,19 +156,8 @@ export class Client {
     if (!Number.isSafeInteger(this.maxRedirects) || this.maxRedirects < 0) {
       throw new RoundtripError("ERR_INVALID_REQUEST", "Client maxRedirects must be an integer ≥ 0");
     }
-    let baseURL: URL | undefined;
-    if (options.baseURL !== undefined) {
-      try {
-        baseURL = new URL(String(options.baseURL));
-      } catch (cause) {
-        throw new RoundtripError(
-          "ERR_INVALID_REQUEST",
-          `invalid baseURL ${JSON.stringify(maskURL(String(options.baseURL)))}`,
-          { cause },
-        );
-      }
-    }
-    this.baseURL = baseURL;
+    this.baseURL = options.baseURL === undefined ? undefined : parseBaseURL(options.baseURL);
+    this.allowAbsoluteUrls = options.allowAbsoluteUrls === true;
     this.#lean =
       this.jar === undefined && this.timeout === 0 && this.baseURL === undefined && this.headers === null;
   }
@@ -272,19 +276,24 @@ export class Client {
     }
   }
 
-  #resolveURL(req: ClientRequest): URL {
-    let url: URL;
+  /** @internal A request URL as this Client sends it (baseURL applied); ERR_INVALID_REQUEST if it cannot be. */
+  _resolveURL(input: string | URL): URL {
+    if (this.baseURL !== undefined) return resolveAgainstBase(input, this.baseURL, this.allowAbsoluteUrls);
     try {
-      url = this.baseURL !== undefined ? new URL(String(req.url), this.baseURL) : new URL(String(req.url));
+      return new URL(String(input));
     } catch (cause) {
       throw new RoundtripError(
         "ERR_INVALID_REQUEST",
-        `invalid URL ${JSON.stringify(maskURL(String(req.url)))}`,
+        `invalid URL ${JSON.stringify(maskURL(String(input)))}`,
         {
           cause,
         },
       );
     }
+  }
+
+  #resolveURL(req: ClientRequest): URL {
+    const url = this._resolveURL(req.url);
     const sp = req.searchParams;
     if (sp !== undefined) {
       const extra =

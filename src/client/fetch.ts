@@ -50,9 +50,11 @@ export async function fetch(
     url = String(input);
   }
   try {
-    new URL(url, client.baseURL);
+    client._resolveURL(url);
   } catch (cause) {
-    throw new TypeError(`Failed to parse URL from ${maskURL(url)}`, { cause });
+    // A URL that does not parse says what Node's fetch says; a baseURL's refusal says why.
+    const unparsed = !(cause instanceof RoundtripError) || cause.cause instanceof TypeError;
+    throw new TypeError(unparsed ? `Failed to parse URL from ${maskURL(url)}` : cause.message, { cause });
   }
   method = normalizeMethod(method ?? "GET");
   if (!TOKEN.test(method)) throw new TypeError(`'${method}' is not a valid HTTP method.`);
@@ -111,6 +113,7 @@ function withRedirectMode(client: Client, mode: "manual" | "error"): Client {
     maxRedirects: client.maxRedirects,
     ...(client.jar ? { jar: client.jar } : {}),
     ...(client.baseURL ? { baseURL: client.baseURL } : {}),
+    allowAbsoluteUrls: client.allowAbsoluteUrls,
     ...(client.headers ? { headers: client.headers } : {}),
     stripHeadersOnCrossOriginRedirect: [...client.stripHeadersOnCrossOriginRedirect],
     checkRedirect: () => {
