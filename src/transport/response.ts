@@ -94,6 +94,7 @@ export class Response implements AsyncDisposable {
     this.conn = init.conn;
     this.#buffer = buffer;
     this.body = new Body(buffer);
+    this.body._owner = this;
   }
 
   /** True for 2xx statuses. */
