@@ -10,6 +10,7 @@ import { isHost, printable } from "../http1/chars.js";
 import { Headers, type HeadersInit } from "../http1/headers.js";
 import { validateMethod } from "../http1/request.js";
 import { parseRequestURL, type RequestURL } from "../http1/url.js";
+import { methodOf, ownOptions } from "../options.js";
 import type { ClientTrace } from "./trace.js";
 
 export type Progress = { loaded: number; total: number | null };
@@ -79,6 +80,8 @@ export function handOver(h: Headers): Headers {
 }
 
 export function prepareRequest(opts: TransportRequest): PreparedRequest {
+  // Own properties only: a polluted Object.prototype.host or .headers is not an option.
+  opts = ownOptions(opts);
   const target = parseRequestURL(opts.url);
   const method = opts.method === undefined ? "GET" : validateMethod(opts.method);
   const given = opts.headers;
@@ -188,10 +191,12 @@ const TRACE_HOOKS: ReadonlyArray<keyof ClientTrace> = [
  * would be an uncaught exception or leave a connection neither idle nor active.
  */
 function guardTrace(trace: ClientTrace): ClientTrace {
-  const guarded: Record<string, (...args: never[]) => void> = {};
-  // By name, not Object.keys: hooks may be methods of a class instance (non-enumerable).
+  // No prototype: a hook it lacks is undefined, not one found on a polluted Object.prototype.
+  const guarded = Object.create(null) as Record<string, (...args: never[]) => void>;
+  // By name, not Object.keys: hooks may be methods of a class instance (non-enumerable);
+  // never one found on Object.prototype.
   for (const key of TRACE_HOOKS) {
-    const hook = trace[key];
+    const hook = methodOf(trace, key);
     if (typeof hook !== "function") continue;
     guarded[key] = (...args: never[]) => {
       try {

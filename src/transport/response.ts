@@ -203,6 +203,7 @@ export class Response implements AsyncDisposable {
     this.conn = head.conn;
     this.#buffer = buffer;
     this.body = new Body(buffer);
+    this.body._owner = this;
   }
 
   /** True for 2xx statuses. */

@@ -23,6 +23,7 @@ import type { ConnectionOptions, TLSSocket } from "node:tls";
 import { toOutgoingBody } from "../body/outgoing.js";
 import { RoundtripError, withURL } from "../errors.js";
 import { absoluteForm } from "../http1/url.js";
+import { ownOptions } from "../options.js";
 import { Conn, type ConnOwner, type ConnSettings, Exchange } from "./conn.js";
 import { ACCEPT_ENCODING } from "./decode.js";
 import { type DialFunc, type DialResult, type DialSettings, dial } from "./dial.js";
@@ -219,6 +220,8 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
   #maxAttempts: number;
 
   constructor(options: TransportOptions = {}) {
+    // Own properties only: a polluted Object.prototype.proxy or .dial is not an option.
+    options = ownOptions(options);
     const o = {
       maxIdleConns: options.maxIdleConns ?? 100,
       maxIdleConnsPerHost: options.maxIdleConnsPerHost ?? 32,
