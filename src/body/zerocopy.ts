@@ -1,7 +1,7 @@
 /**
  * Sends a byte range of an open file to a socket.
  *
- * CONTRACT (used by the client's file() bodies and by roundtrip/server):
+ * CONTRACT (used by the client's file() bodies and by roundtrip-http/server):
  *   sendFileToSocket(socket, fd, offset, length, opts) resolves with the number of bytes
  *   written (always `length` on success) once they have been handed to the kernel, and
  *   rejects if the socket closes, the file is shorter than `length`, or `opts.signal`
@@ -21,7 +21,7 @@
 import { existsSync, read } from "node:fs";
 import { createRequire } from "node:module";
 import { Socket } from "node:net";
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import type { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
 import { fileURLToPath } from "node:url";
@@ -114,10 +114,18 @@ function loadAddon(): { addon?: NativeAddon; status: ZeroCopyStatus } {
   }
   const path = findAddon();
   if (path === undefined) {
+    // Built by the package's install script when a C compiler is there: missing after
+    // `npm install --ignore-scripts`, or when the install had no compiler.
+    const installed = fileURLToPath(import.meta.url)
+      .split(sep)
+      .includes("node_modules");
+    const rebuild = installed
+      ? "run `npm rebuild roundtrip-http` in your project"
+      : "run `node scripts/build-native.mjs`";
     return {
       status: {
         available: false,
-        reason: "native addon not built: run `node scripts/build-native.mjs` (needs a C compiler)",
+        reason: `native addon not built (it builds at install when a C compiler is present): ${rebuild}`,
       },
     };
   }
