@@ -342,6 +342,11 @@ class Guard {
     else this.stop(codedError("ERR_SOCKET_CLOSED", "socket closed during file send"));
   };
 
+  /** The socket is known to be closed although its 'close' event has not come yet. */
+  closed(): void {
+    this.onClose();
+  }
+
   /** A write callback failed. Cut short by destroy() means closed, not a failure of its own. */
   writeFailed(err: Error): void {
     if (this.socket.destroyed) this.onClose();
@@ -412,6 +417,10 @@ async function sendWithSendfile(
     }
     record("sendfile");
     while (sent < length) {
+      // destroy() closes the fd at once and emits 'close' later; by then the number may
+      // name another file, which the addon would dup and write into. So look before every
+      // call: a destroyed socket is closed now, whatever its events say.
+      if (socket.destroyed || socketFd(socket) !== sock) guard.closed();
       guard.check();
       const n = await native.sendfile(sock, fd, offset + sent, Math.min(SLICE, length - sent), token);
       // n === 0: the socket stayed full and the worker handed its thread back; go again.

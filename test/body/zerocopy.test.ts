@@ -70,6 +70,11 @@ function makeFile(name: string, content: Uint8Array): number {
   return fd;
 }
 
+/** The kernel fd under a net.Socket (Node keeps it on the private handle). */
+function socketFdOf(socket: net.Socket): number {
+  return (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+}
+
 function sha256(buf: Uint8Array): string {
   return createHash("sha256").update(buf).digest("hex");
 }
@@ -377,6 +382,38 @@ for (const path of ["sendfile", "fallback"] as const) {
         return true;
       });
     });
+
+    test(
+      "a socket destroyed from onProgress: ERR_SOCKET_CLOSED, and its old fd number is never written",
+      T,
+      async () => {
+        // destroy() closes the fd at once but 'close' comes later: a next addon call made
+        // with the fd number read at the start would dup whatever file now has that number.
+        const { client, peer } = await pair();
+        const got = collect(await peer);
+        const fdBefore = socketFdOf(client);
+        let reused: number | undefined;
+        const opts = optsFor(path, {
+          onProgress: () => {
+            if (client.destroyed) return;
+            client.destroy();
+            // Files take the lowest free numbers: open until one takes the socket's (bounded).
+            for (let i = 0; i < 64 && reused === undefined; i++) {
+              const fd = makeFile(`${path}-reuses-fd-${i}`, new Uint8Array(0));
+              if (fd === fdBefore) reused = fd;
+            }
+          },
+        });
+        const sending = sendFileToSocket(client, files.get("big")!, 0, 8 * MiB, opts);
+        await assert.rejects(within(2000, "destroy", sending), (err: Error & { code?: string }) => {
+          assert.equal(err.code, "ERR_SOCKET_CLOSED", String(err));
+          return true;
+        });
+        assert.ok(reused !== undefined, `no file took the socket's fd number ${fdBefore}`);
+        assert.equal(fstatSync(reused).size, 0, `fd ${reused} (the socket's was ${fdBefore}) got file bytes`);
+        await got.catch(() => {});
+      },
+    );
 
     test("bytes already queued in the socket go out before the file", T, async () => {
       const { client, peer: peerP } = await pair();
