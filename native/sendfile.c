@@ -10,7 +10,7 @@
  *   before `length` bytes. Errors carry `bytesSent`: what this call sent before failing.
  *
  * setCork(socketFd, on) -> undefined;  getCork(socketFd) -> boolean
- *   TCP_CORK on a TCP socket (roundtrip/server's `tcpCork` option): while it is on, the
+ *   TCP_CORK on a TCP socket (roundtrip-http/server's `tcpCork` option): while it is on, the
  *   kernel sends only full segments, so a response head and the start of its body leave
  *   together; clearing it sends what is held. Synchronous (one setsockopt/getsockopt call,
  *   which does not block). Both throw an Error with the errno name as `code`. The only

@@ -1,6 +1,6 @@
 /**
  * roundtrip: an HTTP/1.1 client for Node.js built the way Go's net/http is built.
- * See README.md for a tour, DESIGN.md for the layers.
+ * See README.md for a tour, docs/design.md for the layers.
  */
 
 export { FileBody, type FileRange, file, openAsBlob } from "./body/file.js";
