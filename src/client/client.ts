@@ -7,6 +7,7 @@ import type { BodyInit } from "../body/outgoing.js";
 import { RoundtripError, redactURL } from "../errors.js";
 import { isToken, printable } from "../http1/chars.js";
 import { Headers, type HeadersInit } from "../http1/headers.js";
+import { validateMethod } from "../http1/request.js";
 import { ownOptions } from "../options.js";
 import { handOver, type RequestOptions, type TransportRequest } from "../transport/prepared.js";
 import type { Response } from "../transport/response.js";
@@ -237,7 +238,7 @@ export class Client {
       throw prefix(err, String(method ?? "GET"), url);
     }
     if (!REDIRECT_STATUSES.has(res.status) || !res.headers.has("location")) return res;
-    const current: Hop = { url: new URL(res.url), method: String(method ?? "GET") };
+    const current: Hop = { url: new URL(res.url), method: sentMethod(method) };
     try {
       return await this.#follow(withTarget(req, url, method), current, req.signal, res);
     } catch (err) {
@@ -247,7 +248,7 @@ export class Client {
 
   async #fullDo(req: ClientRequest): Promise<Response> {
     const url = this.#resolveURL(req);
-    const method = (req.method ?? "GET").toString();
+    const method = sentMethod(req.method);
     const timeout = req.timeout ?? this.timeout;
     if (!Number.isFinite(timeout) || timeout < 0) {
       throw new RoundtripError("ERR_INVALID_REQUEST", "timeout must be a number ≥ 0");
@@ -621,6 +622,20 @@ function toParams(obj: Record<string, string | number | boolean>): URLSearchPara
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(obj)) if (v !== undefined) p.append(k, String(v));
   return p;
+}
+
+/**
+ * The method as the transport sends it (a standard name upper-cased: `head` is HEAD), so
+ * the redirect rules see what went on the wire. An invalid one is left for the transport
+ * to refuse.
+ */
+function sentMethod(method: string | undefined): string {
+  const m = String(method ?? "GET");
+  try {
+    return validateMethod(m);
+  } catch {
+    return m;
+  }
 }
 
 /**

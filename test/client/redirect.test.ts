@@ -919,3 +919,31 @@ test("a Location in raw UTF-8 bytes is followed to the URL it names (as Node's f
   await peer.close();
   await assertNoLeaks(t, base);
 });
+
+test("a lower-case standard method follows a redirect as the method it was sent as (head stays HEAD, post becomes GET on a 302)", async () => {
+  const base = tcpHandles();
+  const peer = await recordingServer((req, res) => {
+    if (req.url === "/a") redirect(res, 301, "/b");
+    else if (req.url === "/p") redirect(res, 302, "/b");
+    else res.end(req.method === "HEAD" ? undefined : "ok");
+  });
+  const t = newTransport();
+  const c = new Client({ transport: t });
+  // The lean path (no client options) and the full one (a deadline) decide alike.
+  for (const client of [c, new Client({ transport: t, timeout: 10_000 })]) {
+    peer.seen.length = 0;
+    await (await client.request(`${peer.url}/a`, { method: "head" })).close();
+    assert.deepEqual(
+      peer.seen.map((s) => `${s.method} ${s.url}`),
+      ["HEAD /a", "HEAD /b"],
+    );
+    peer.seen.length = 0;
+    await (await client.request(`${peer.url}/p`, { method: "post", body: "x" })).close();
+    assert.deepEqual(
+      peer.seen.map((s) => `${s.method} ${s.url}`),
+      ["POST /p", "GET /b"],
+    );
+  }
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
