@@ -22,6 +22,15 @@ export {
 export { type FetchInit, fetch } from "./client/fetch.js";
 export { type ErrorCode, isRoundtripError, RoundtripError, type TimeoutPhase } from "./errors.js";
 export { Headers, type HeadersInit } from "./http1/headers.js";
+export {
+  type ComposedTransport,
+  compose,
+  type Middleware,
+  type TransportLifecycle,
+} from "./middleware/compose.js";
+export type { AfterResponseHook, BeforeRequestHook, HookRequest } from "./middleware/hooks.js";
+export { type RetryContext, type RetryOptions, retry } from "./middleware/retry.js";
+export type { Clock, Timers } from "./middleware/timers.js";
 export type { DialFunc, DialOptions } from "./transport/dial.js";
 export type { Progress, RequestOptions, TransportRequest } from "./transport/prepared.js";
 export { type ConnInfo, Response, type Timings } from "./transport/response.js";

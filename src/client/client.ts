@@ -6,6 +6,7 @@
 import type { BodyInit } from "../body/outgoing.js";
 import { RoundtripError, redactURL } from "../errors.js";
 import { Headers, type HeadersInit } from "../http1/headers.js";
+import { type AfterResponseHook, type BeforeRequestHook, withHooks } from "../middleware/hooks.js";
 import { handOver, type RequestOptions, type TransportRequest } from "../transport/prepared.js";
 import type { Response } from "../transport/response.js";
 import { type RoundTripper, Transport } from "../transport/transport.js";
@@ -74,6 +75,10 @@ export interface ClientOptions {
   baseURL?: string | URL;
   /** Sent with every request unless the request sets a header of the same name (any case). Default: none. */
   headers?: HeadersInit;
+  /** Runs before each hop (every redirect too) reaches the transport; may edit it. See docs/middleware.md. */
+  beforeRequest?: BeforeRequestHook;
+  /** Runs on each hop's response head; may return a replacement. See docs/middleware.md. */
+  afterResponse?: AfterResponseHook;
 }
 
 export interface ClientRequestOptions extends RequestOptions {
@@ -108,7 +113,8 @@ export class Client {
   readonly #lean: boolean;
 
   constructor(options: ClientOptions = {}) {
-    this.transport = options.transport ?? getDefaultTransport();
+    // The hooks are a middleware under the redirect loop: they see every hop.
+    this.transport = withHooks(options.transport ?? getDefaultTransport(), options);
     this.timeout = options.timeout ?? 0;
     this.jar = options.jar;
     this.checkRedirect = options.checkRedirect;

@@ -63,6 +63,10 @@ export class Response implements AsyncDisposable {
   uncompressed = false;
   url: string;
   redirected = false;
+  /** Resends retry() made for this response (0 without retry()); see docs/middleware.md. */
+  retries = 0;
+  /** How cache() answered: from the store, from the origin, after a 304, or stale; undefined without cache(). */
+  cache: "hit" | "miss" | "revalidated" | "stale" | undefined = undefined;
   readonly body: Body;
   /** Only on 101 Switching Protocols: the upgraded stream. */
   socket?: Duplex;
