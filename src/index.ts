@@ -33,7 +33,7 @@ export { type RetryContext, type RetryOptions, retry } from "./middleware/retry.
 export type { Clock, Timers } from "./middleware/timers.js";
 export type { DialFunc, DialOptions } from "./transport/dial.js";
 export type { Progress, RequestOptions, TransportRequest } from "./transport/prepared.js";
-export { type ConnInfo, Response, type Timings } from "./transport/response.js";
+export { type ConnInfo, Response, type ResponseInit, type Timings } from "./transport/response.js";
 export type { ClientTrace } from "./transport/trace.js";
 export {
   type HostStats,

@@ -15,6 +15,8 @@
 import { Readable } from "node:stream";
 import { RoundtripError } from "../errors.js";
 import type { Headers } from "../http1/headers.js";
+import { bufferFromInit } from "./from-init.js";
+import type { BodyInit } from "./outgoing.js";
 
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
@@ -191,9 +193,18 @@ export class Body implements AsyncIterable<Uint8Array> {
   #buf: BodyBuffer;
   #used = false;
 
-  /** @internal */
-  constructor(buffer: BodyBuffer) {
-    this.#buf = buffer;
+  /**
+   * A body holding `init`'s bytes (string, bytes, Blob, file(), FormData,
+   * URLSearchParams, Readable, ReadableStream, async iterable, another Body), read as a
+   * received one is: once, by iteration, stream(), webStream() or text()/json()/bytes().
+   * A stream source is read from the start, with backpressure, and cancelled by close().
+   */
+  constructor(init?: BodyInit | null);
+  /** @internal what the transport builds over the buffer a connection feeds. */
+  constructor(buffer: BodyBuffer);
+  constructor(init?: BodyInit | BodyBuffer | null) {
+    // The transport's path is the first test: one instanceof per received response.
+    this.#buf = init instanceof BodyBuffer ? init : bufferFromInit(init, null).buffer;
   }
 
   get used(): boolean {
