@@ -14,7 +14,9 @@ export function parseCacheControl(headers: Headers): Directives {
   if (values.length === 0) {
     // RFC 9111 §5.4: Pragma: no-cache counts as Cache-Control: no-cache when there is no Cache-Control.
     const pragma = headers.get("pragma");
-    return pragma !== null && /(?:^|,)\s*no-cache\s*(?:,|$)/i.test(pragma) ? new Map([["no-cache", null]]) : EMPTY;
+    return pragma !== null && /(?:^|,)\s*no-cache\s*(?:,|$)/i.test(pragma)
+      ? new Map([["no-cache", null]])
+      : EMPTY;
   }
   const out = new Map<string, string | null>();
   for (const value of values) readList(value, out);

@@ -6,6 +6,7 @@
  * variants (one per combination of the request fields the response's Vary names), each
  * with its metadata and its body bytes. cache() decides what to store and what to serve.
  */
+import { RoundtripError } from "../errors.js";
 
 export interface CacheMetadata {
   /** The request URL (the key; no fragment). */
@@ -61,7 +62,11 @@ export interface CacheStore {
 
 /** The identity of a variant: its Vary fields and values, in a stable order. */
 export function variantId(vary: Record<string, string | null>): string {
-  return JSON.stringify(Object.keys(vary).sort().map((k) => [k, vary[k]]));
+  return JSON.stringify(
+    Object.keys(vary)
+      .sort()
+      .map((k) => [k, vary[k]]),
+  );
 }
 
 export interface MemoryCacheStoreOptions {
@@ -100,7 +105,10 @@ export class MemoryCacheStore implements CacheStore {
       ["maxEntryBytes", this.maxEntryBytes],
     ] as const) {
       if (!Number.isFinite(v) || v < 0) {
-        throw new RoundtripError("ERR_INVALID_REQUEST", `MemoryCacheStore ${k} must be a number of bytes ≥ 0`);
+        throw new RoundtripError(
+          "ERR_INVALID_REQUEST",
+          `MemoryCacheStore ${k} must be a number of bytes ≥ 0`,
+        );
       }
     }
   }
@@ -161,7 +169,8 @@ export class MemoryCacheStore implements CacheStore {
   update(key: string, id: string, meta: CacheMetadata): void {
     const old = this.#keys.get(key)?.get(id);
     if (old === undefined) return;
-    const cost = ENTRY_OVERHEAD + fieldsBytes(meta.headers) + fieldsBytes(meta.trailers) + key.length + old.bodyBytes;
+    const cost =
+      ENTRY_OVERHEAD + fieldsBytes(meta.headers) + fieldsBytes(meta.trailers) + key.length + old.bodyBytes;
     this.#insert({ ...old, meta, cost });
   }
 

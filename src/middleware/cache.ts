@@ -26,7 +26,13 @@ import { handOver, type TransportRequest } from "../transport/prepared.js";
 import { Response } from "../transport/response.js";
 import type { RoundTripper } from "../transport/transport.js";
 import { type Directives, parseCacheControl, seconds } from "./cache-control.js";
-import { type CacheEntry, type CacheMetadata, type CacheStore, type CacheWriter, MemoryCacheStore } from "./cache-store.js";
+import {
+  type CacheEntry,
+  type CacheMetadata,
+  type CacheStore,
+  type CacheWriter,
+  MemoryCacheStore,
+} from "./cache-store.js";
 import type { Middleware } from "./compose.js";
 import { currentAge, freshnessLifetime, mayStore, varyNames, varyValue } from "./freshness.js";
 import { pulled, withBody } from "./rebody.js";
@@ -49,7 +55,14 @@ export type CacheStatus = "hit" | "miss" | "revalidated" | "stale";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 
 /** Request fields that make a GET the caller's own business: passed through, not stored. */
-const PASS_THROUGH_FIELDS = ["range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range"];
+const PASS_THROUGH_FIELDS = [
+  "range",
+  "if-none-match",
+  "if-modified-since",
+  "if-match",
+  "if-unmodified-since",
+  "if-range",
+];
 
 /**
  * Response fields never stored (RFC 9111 §3.1: hop-by-hop fields), and Set-Cookie: a
@@ -82,7 +95,10 @@ class HttpCache {
 
   constructor(o: CacheOptions) {
     if ((o.shared as boolean | undefined) === true) {
-      throw new RoundtripError("ERR_INVALID_REQUEST", "cache(): only a private cache (shared: false) is built in");
+      throw new RoundtripError(
+        "ERR_INVALID_REQUEST",
+        "cache(): only a private cache (shared: false) is built in",
+      );
     }
     if (o.store !== undefined && o.maxBytes !== undefined) {
       throw new RoundtripError("ERR_INVALID_REQUEST", "cache(): give store or maxBytes, not both");
@@ -101,7 +117,8 @@ class HttpCache {
       return this.#unsafe(next, req);
     }
     const url = urlOf(req.url);
-    const headers = req.headers == null ? null : req.headers instanceof Headers ? req.headers : new Headers(req.headers);
+    const headers =
+      req.headers == null ? null : req.headers instanceof Headers ? req.headers : new Headers(req.headers);
     const reqCC = headers === null ? EMPTY_DIRECTIVES : parseCacheControl(headers);
     if (
       req.body != null ||
@@ -138,7 +155,10 @@ class HttpCache {
     if (staleAllowed && staleness >= 0) {
       if (reqCC.has("max-stale")) {
         const maxStale = seconds(reqCC, "max-stale");
-        if ((maxStale === undefined || staleness <= maxStale * 1000) && acceptableExceptAge(minFresh, lifetime, age)) {
+        if (
+          (maxStale === undefined || staleness <= maxStale * 1000) &&
+          acceptableExceptAge(minFresh, lifetime, age)
+        ) {
           return this.#serve(entry, "stale", age);
         }
       }
@@ -161,7 +181,13 @@ class HttpCache {
       }
       throw err;
     }
-    if (staleOnError && res.cache === "miss" && res.status >= 500 && res.status <= 504 && res.status !== 501) {
+    if (
+      staleOnError &&
+      res.cache === "miss" &&
+      res.status >= 500 &&
+      res.status <= 504 &&
+      res.status !== 501
+    ) {
       await res.close();
       return this.#serve(entry, "stale", age);
     }
@@ -201,7 +227,11 @@ class HttpCache {
     };
     await this.#quietly(() => this.#store.update(key, entry.id, meta));
     const fresh: CacheEntry = { id: entry.id, meta, size: entry.size, body: () => entry.body() };
-    return this.#serve(fresh, "revalidated", currentAge(new Headers(meta.headers), requestTime, responseTime, responseTime));
+    return this.#serve(
+      fresh,
+      "revalidated",
+      currentAge(new Headers(meta.headers), requestTime, responseTime, responseTime),
+    );
   }
 
   /** stale-while-revalidate: the conditional request, after the stale answer, off the caller's path. */
@@ -215,7 +245,12 @@ class HttpCache {
     if (this.#revalidating.has(key)) return;
     this.#revalidating.add(key);
     // Not the caller's: its signal, trace and progress callbacks stay with its own request.
-    const own: TransportRequest = { url: req.url, method: "GET", headers: headers ?? undefined, host: req.host };
+    const own: TransportRequest = {
+      url: req.url,
+      method: "GET",
+      headers: headers ?? undefined,
+      host: req.host,
+    };
     void (async () => {
       try {
         const res = await this.#validate(next, own, key, headers, EMPTY_DIRECTIVES, entry);
@@ -386,7 +421,11 @@ function tee(res: Response, writer: CacheWriter): Response {
       }
     }
   }
-  return withBody(res, pulled(chunks(), () => void res.close().catch(() => {})), () => res.trailers.raw());
+  return withBody(
+    res,
+    pulled(chunks(), () => void res.close().catch(() => {})),
+    () => res.trailers.raw(),
+  );
 }
 
 /** The stored fields updated by a 304's (RFC 9111 §3.2), except those that frame the stored body. */

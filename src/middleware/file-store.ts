@@ -14,7 +14,13 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { RoundtripError } from "../errors.js";
-import { type CacheEntry, type CacheMetadata, type CacheStore, type CacheWriter, variantId } from "./cache-store.js";
+import {
+  type CacheEntry,
+  type CacheMetadata,
+  type CacheStore,
+  type CacheWriter,
+  variantId,
+} from "./cache-store.js";
 
 interface OnDisk {
   meta: CacheMetadata;

@@ -21,7 +21,12 @@ const HEURISTIC_FRACTION = 0.1;
  * something that allows storing: an explicit lifetime, public, private (ours is a
  * private cache), or a heuristically cacheable status. s-maxage is a shared cache's.
  */
-export function mayStore(status: number, headers: Headers, response: Directives, request: Directives): boolean {
+export function mayStore(
+  status: number,
+  headers: Headers,
+  response: Directives,
+  request: Directives,
+): boolean {
   if (status < 200 || status === 206 || status === 304) return false;
   if (response.has("no-store") || request.has("no-store")) return false;
   if (varyNames(headers) === null) return false;

@@ -3,7 +3,8 @@
  * cache's tee into its store, retry's stitched resumption), built with the public
  * Response constructor so it behaves as a received one.
  */
-import { Response } from "../transport/response.js";
+import { Headers } from "../http1/headers.js";
+import { Response, responseBuffer } from "../transport/response.js";
 
 /**
  * A body source for `new Response()`: the chunks of `chunks()`, pulled one at a time (the
@@ -11,7 +12,10 @@ import { Response } from "../transport/response.js";
  * (it must make a pending read settle, by closing what the chunks come from) and the
  * generator is returned, so its `finally` runs.
  */
-export function pulled(chunks: AsyncGenerator<Uint8Array, void, undefined>, cancel: () => void): ReadableStream<Uint8Array> {
+export function pulled(
+  chunks: AsyncGenerator<Uint8Array, void, undefined>,
+  cancel: () => void,
+): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -33,7 +37,11 @@ export function pulled(chunks: AsyncGenerator<Uint8Array, void, undefined>, canc
  * uncompressed, redirected, retries, cache) over `body`. `trailers()` is read once the
  * body has ended and becomes the new response's trailers.
  */
-export function withBody(res: Response, body: ReadableStream<Uint8Array>, trailers: () => Iterable<[string, string]>): Response {
+export function withBody(
+  res: Response,
+  body: ReadableStream<Uint8Array>,
+  trailers: () => Iterable<[string, string]>,
+): Response {
   const out = new Response(body, {
     status: res.status,
     statusText: res.statusText,
@@ -42,7 +50,14 @@ export function withBody(res: Response, body: ReadableStream<Uint8Array>, traile
     httpVersion: res.httpVersion,
   });
   copyFacts(res, out);
-  void trailers;
+  // The constructor takes trailers up front; these are known only at the end. The buffer
+  // settles (end, failure or discard) before a reader waiting for the end resumes.
+  const buffer = responseBuffer(out);
+  out._onBodySettled(() => {
+    if (!buffer.done || buffer.error !== null) return;
+    const fields = [...trailers()];
+    if (fields.length > 0) buffer.trailers = new Headers(fields);
+  });
   return out;
 }
 

@@ -26,6 +26,7 @@ import type { Response } from "../transport/response.js";
 import type { RoundTripper } from "../transport/transport.js";
 import { type Backoff, backoffDelay, retryAfterDelay } from "./backoff.js";
 import type { Middleware } from "./compose.js";
+import { type ResumePolicy, resumable, resumeTag } from "./resume.js";
 import { type Clock, realTimers, sleep, type Timers } from "./timers.js";
 
 export interface RetryContext {
@@ -85,7 +86,7 @@ export function retry(options: RetryOptions = {}): Middleware {
 }
 
 /** The validated options and the retry loop; one per retry() call, shared by every request through it. */
-class RetryPolicy {
+class RetryPolicy implements ResumePolicy {
   readonly retries: number;
   readonly backoff: Backoff;
   readonly maxRetryAfter: number;
@@ -140,8 +141,8 @@ class RetryPolicy {
       try {
         res = await next.roundTrip(attempt);
       } catch (error) {
-        if (!this.#retryableError(error)) throw error;
-        const ctx = await this.#allowed(req, retries, undefined, error);
+        if (!this.retryableError(error)) throw error;
+        const ctx = await this.allowed(req, retries, undefined, error);
         if (ctx === null) throw error;
         attempt = this.#resend(req, error, codeOf(error));
         this.onRetry?.(ctx);
@@ -149,11 +150,11 @@ class RetryPolicy {
         retries++;
         continue;
       }
-      if (!this.statusCodes.has(res.status)) return this.#done(res, retries);
+      if (!this.statusCodes.has(res.status)) return this.#done(next, req, res, retries);
       let ctx: RetryContext | null;
       try {
-        ctx = await this.#allowed(req, retries, res, undefined);
-        if (ctx === null) return this.#done(res, retries);
+        ctx = await this.allowed(req, retries, res, undefined);
+        if (ctx === null) return this.#done(next, req, res, retries);
         attempt = this.#resend(req, undefined, `status ${res.status}`);
         this.onRetry?.(ctx);
       } catch (err) {
@@ -167,18 +168,21 @@ class RetryPolicy {
     }
   }
 
-  #done(res: Response, retries: number): Response {
+  /** The response handed up: its resends counted, its body resumable when it can be. */
+  #done(next: RoundTripper, req: TransportRequest, res: Response, retries: number): Response {
     res.retries = retries;
-    return res;
+    if (!this.resumeDownloads) return res;
+    const etag = resumeTag(res, req);
+    return etag === null ? res : resumable(res, req, etag, next, retries, this);
   }
 
-  #retryableError(error: unknown): boolean {
+  retryableError(error: unknown): boolean {
     if (!isRoundtripError(error) || !this.errorCodes.has(error.code)) return false;
     return error.code !== "ERR_TIMEOUT" || RETRYABLE_TIMEOUT_PHASES.has(error.phase ?? "");
   }
 
-  /** Rules 2-5 of the header comment; the context of the retry, or null when there is none. */
-  async #allowed(
+  /** Rules 2-5 of the header comment; the context of the retry, or null when there is none. @internal */
+  async allowed(
     req: TransportRequest,
     retries: number,
     response: Response | undefined,
