@@ -254,9 +254,8 @@ class HttpCache {
     void (async () => {
       try {
         const res = await this.#validate(next, own, key, headers, EMPTY_DIRECTIVES, entry);
-        // Reading it to the end is what stores it.
-        for await (const _ of res.body) {
-        }
+        if (res.cache === "revalidated") await res.close();
+        else await drain(res);
       } catch {
         // A failed background revalidation leaves the stale entry as it was.
       } finally {
@@ -378,6 +377,11 @@ class HttpCache {
 }
 
 const EMPTY_DIRECTIVES: Directives = new Map();
+
+/** Reads a body to its end, keeping nothing: what stores a response nobody else reads. */
+async function drain(res: Response): Promise<void> {
+  for await (const chunk of res.body) void chunk;
+}
 
 async function* chunksOf(entry: CacheEntry): AsyncGenerator<Uint8Array, void, undefined> {
   for await (const chunk of entry.body()) yield chunk;

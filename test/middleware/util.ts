@@ -70,3 +70,16 @@ export function manualClock(start = Date.UTC(2024, 0, 1)): {
   };
   return c;
 }
+
+/** `p`, or a failure naming `what` after `ms`: a bound on a wait, never a speed claim. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
