@@ -35,7 +35,7 @@ import {
 } from "./cache-store.js";
 import type { Middleware } from "./compose.js";
 import { currentAge, freshnessLifetime, mayStore, varyNames, varyValue } from "./freshness.js";
-import { pulled, withBody } from "./rebody.js";
+import { copyFacts, pulled, withBody } from "./rebody.js";
 import type { Clock } from "./timers.js";
 
 export interface CacheOptions {
@@ -314,7 +314,7 @@ class HttpCache {
       warn(err);
       return res;
     }
-    return tee(res, writer);
+    return res.body._complete ? storeWhole(res, writer) : tee(res, writer);
   }
 
   /** An unsafe method: sent, and a non-error answer invalidates what it may have changed. */
@@ -430,6 +430,32 @@ function tee(res: Response, writer: CacheWriter): Response {
     pulled(chunks(), () => void res.close().catch(() => {})),
     () => res.trailers.raw(),
   );
+}
+
+/**
+ * A body that arrived whole with its head is stored at once, whatever the caller then does
+ * with it (a Client closes every redirect it follows, before any read).
+ */
+async function storeWhole(res: Response, writer: CacheWriter): Promise<Response> {
+  const bytes = await res.bytes();
+  const trailers = res.trailers.raw();
+  try {
+    if (bytes.byteLength > 0) await writer.write(bytes);
+    await writer.end(trailers);
+  } catch (err) {
+    writer.abort();
+    warn(err);
+  }
+  const out = new Response(bytes, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+    trailers,
+    url: res.url,
+    httpVersion: res.httpVersion,
+  });
+  copyFacts(res, out);
+  return out;
 }
 
 /** The stored fields updated by a 304's (RFC 9111 §3.2), except those that frame the stored body. */

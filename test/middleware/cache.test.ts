@@ -131,6 +131,8 @@ test("heuristic freshness (RFC 9111 §4.2.2): 10% of Date − Last-Modified, for
   const tenDaysAgo = new Date(clock.now - 10 * 86_400_000).toUTCString();
   const peer = await origin(clock, (req, res, n) => {
     if (req.url === "/found") res.writeHead(302, { Location: "/x", "Last-Modified": tenDaysAgo });
+    else if (req.url === "/public")
+      res.writeHead(302, { Location: "/x", "Last-Modified": tenDaysAgo, "Cache-Control": "public" });
     else if (req.headers["if-modified-since"] === tenDaysAgo) res.writeHead(304, {});
     else res.writeHead(200, { "Last-Modified": tenDaysAgo });
     res.end(req.headers["if-modified-since"] ? undefined : `v${n}`);
@@ -146,8 +148,11 @@ test("heuristic freshness (RFC 9111 §4.2.2): 10% of Date − Last-Modified, for
 
   // 302 is not heuristically cacheable: not stored without an explicit lifetime.
   await (await rt.roundTrip({ url: `${peer.url}/found` })).close();
-  assert.equal((await rt.roundTrip({ url: `${peer.url}/found` })).cache, "miss");
+  assert.equal((await get(rt, `${peer.url}/found`)).res.cache, "miss");
   assert.equal(peer.seen.filter((s) => s.url === "/found").length, 2);
+  // ... unless public: then it is heuristically fresh too.
+  await (await rt.roundTrip({ url: `${peer.url}/public` })).close();
+  assert.equal((await get(rt, `${peer.url}/public`)).res.cache, "hit");
   await peer.close();
   await assertNoLeaks(t);
 });
@@ -481,14 +486,18 @@ test("the body streams to the caller while it goes into the store; a body closed
 
 test("trailers are stored and shown on a hit at the end of the body; Set-Cookie is not stored", async () => {
   const clock = manualClock();
-  const peer = await origin(clock, (_req, res) => {
+  // The rest of the body only once the caller has the head: it goes through the tee.
+  const go = deferred();
+  const peer = await origin(clock, async (_req, res) => {
     res.writeHead(200, { "Cache-Control": "max-age=60", Trailer: "X-Digest", "Set-Cookie": "a=1" });
     res.write("chunked ");
+    await go.promise;
     res.addTrailers({ "X-Digest": "abc" });
     res.end("body");
   });
   const { t, rt } = setup(clock);
   const first = await rt.roundTrip({ url: peer.url });
+  go.resolve();
   assert.equal(await first.text(), "chunked body");
   assert.equal(first.trailers.get("x-digest"), "abc", "trailers through the tee");
   assert.equal(first.headers.getSetCookie().length, 1);
