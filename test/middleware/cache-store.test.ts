@@ -146,6 +146,7 @@ test("FileCacheStore under cache(): a second cache over the same folder answers 
   await peer.close();
   await assertNoLeaks(tr);
   // The closed hit's file is closed (its close may still be in flight for a moment).
-  const fsWork = () => process.getActiveResourcesInfo().filter((r) => r === "FileHandle" || r === "FSReqCallback");
+  const fsWork = () =>
+    process.getActiveResourcesInfo().filter((r) => r === "FileHandle" || r === "FSReqCallback");
   await waitFor(() => fsWork().length === 0, 2000, `file handles to close (${fsWork().join(", ")})`);
 });
