@@ -16,9 +16,13 @@
  * forbid every stale answer. An unsafe method's non-error response invalidates its URL,
  * and its Location and Content-Location when same-origin (§4.4).
  *
+ * Every entry is keyed by URL and by the request's Authorization (as if every response
+ * said `Vary: Authorization`), so a cache shared by several users' requests never hands
+ * one user another's response.
+ *
  * Not handled (passed through, nothing stored): requests with a body, a Range, the
- * caller's own conditional fields, or a request no-store; HEAD (not served from a GET's
- * entry); partial (206) responses.
+ * caller's own conditional fields, a Host override, or a request no-store; HEAD (not
+ * served from a GET's entry); partial (206) responses.
  */
 import { isRoundtripError, RoundtripError } from "../errors.js";
 import { Headers } from "../http1/headers.js";
@@ -124,6 +128,7 @@ class HttpCache {
       req.body != null ||
       req.json !== undefined ||
       req.form !== undefined ||
+      req.host !== undefined ||
       reqCC.has("no-store") ||
       PASS_THROUGH_FIELDS.some((f) => headers?.has(f))
     ) {
@@ -295,6 +300,9 @@ class HttpCache {
       resCC.has("stale-if-error");
     if (!useful) return res;
     const vary: Record<string, string | null> = {};
+    // Every response varies on the credentials it was fetched with, said so or not: one
+    // cache serving requests made for several users never gives one user another's answer.
+    vary.authorization = varyValue(reqHeaders, "authorization");
     for (const name of varyNames(res.headers) ?? []) vary[name] = varyValue(reqHeaders, name);
     const meta: CacheMetadata = {
       url: key,

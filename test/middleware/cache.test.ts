@@ -591,3 +591,28 @@ test("a failing store never fails a request (ROUNDTRIP_CACHE_STORE warning)", as
     process.off("warning", onWarning);
   }
 });
+
+test("credentials are part of the key: another Authorization never gets a stored answer (implicit Vary)", async () => {
+  const clock = manualClock();
+  const peer = await origin(clock, (req, res) => {
+    res.writeHead(200, { "Cache-Control": "private, max-age=600" });
+    res.end(`for ${req.headers.authorization ?? "nobody"}`);
+  });
+  const { t, rt } = setup(clock);
+  assert.equal((await get(rt, peer.url, { authorization: "Bearer alice" })).text, "for Bearer alice");
+  const bob = await get(rt, peer.url, { authorization: "Bearer bob" });
+  assert.equal(bob.res.cache, "miss");
+  assert.equal(bob.text, "for Bearer bob");
+  assert.equal((await get(rt, peer.url)).text, "for nobody");
+  const alice = await get(rt, peer.url, { authorization: "Bearer alice" });
+  assert.equal(alice.res.cache, "hit");
+  assert.equal(alice.text, "for Bearer alice");
+  assert.equal(peer.seen.length, 3);
+  // A Host override names another virtual host: passed through.
+  const other = await rt.roundTrip({ url: peer.url, host: "other.example" });
+  assert.equal(other.cache, "miss");
+  await other.close();
+  assert.equal(peer.seen.length, 4);
+  await peer.close();
+  await assertNoLeaks(t);
+});
