@@ -8,6 +8,7 @@ import { RoundtripError, redactURL } from "../errors.js";
 import { isToken, printable } from "../http1/chars.js";
 import { Headers, type HeadersInit } from "../http1/headers.js";
 import { validateMethod } from "../http1/request.js";
+import { type AfterResponseHook, type BeforeRequestHook, withHooks } from "../middleware/hooks.js";
 import { ownOptions } from "../options.js";
 import { handOver, type RequestOptions, type TransportRequest } from "../transport/prepared.js";
 import type { Response } from "../transport/response.js";
@@ -102,6 +103,10 @@ export interface ClientOptions {
    * Default: none.
    */
   stripHeadersOnCrossOriginRedirect?: string[];
+  /** Runs before each hop (every redirect too) reaches the transport; may edit it. See docs/middleware.md. */
+  beforeRequest?: BeforeRequestHook;
+  /** Runs on each hop's response head; may return a replacement. See docs/middleware.md. */
+  afterResponse?: AfterResponseHook;
 }
 
 export interface ClientRequestOptions extends RequestOptions {
@@ -141,7 +146,8 @@ export class Client {
   constructor(options: ClientOptions = {}) {
     // Own properties only: a polluted Object.prototype.jar or .headers is not an option.
     options = ownOptions(options);
-    this.transport = options.transport ?? getDefaultTransport();
+    // The hooks are a middleware under the redirect loop: they see every hop.
+    this.transport = withHooks(options.transport ?? getDefaultTransport(), options);
     this.timeout = options.timeout ?? 0;
     this.jar = options.jar;
     this.checkRedirect = options.checkRedirect;

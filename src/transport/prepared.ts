@@ -115,10 +115,7 @@ export function prepareRequest(opts: TransportRequest): PreparedRequest {
   if (opts.host !== undefined) host = checkHost(opts.host);
   else if (headersOut?.has("host")) host = checkHost(headersOut.get("host")!);
 
-  const idempotent =
-    IDEMPOTENT.has(method) ||
-    opts.idempotent === true ||
-    (headersOut !== null && (headersOut.has("idempotency-key") || headersOut.has("x-idempotency-key")));
+  const idempotent = isIdempotent(method, opts.idempotent, headersOut);
 
   return {
     method,
@@ -143,6 +140,23 @@ export function prepareRequest(opts: TransportRequest): PreparedRequest {
   };
 }
 
+/**
+ * Go's isReplayable: GET, HEAD, OPTIONS, TRACE (or the `methods` given instead),
+ * `idempotent: true`, or an (X-)Idempotency-Key header.
+ */
+export function isIdempotent(
+  method: string,
+  idempotent: boolean | undefined,
+  headers: Headers | null,
+  methods: ReadonlySet<string> = IDEMPOTENT,
+): boolean {
+  return (
+    methods.has(method) ||
+    idempotent === true ||
+    (headers !== null && (headers.has("idempotency-key") || headers.has("x-idempotency-key")))
+  );
+}
+
 function hasCloseToken(connection: string | null): boolean {
   return connection?.split(",").some((t) => t.trim().toLowerCase() === "close") ?? false;
 }
@@ -155,12 +169,12 @@ function checkHost(host: string): string {
 }
 
 /** Whether the body can be sent again for a retry or a 307/308 redirect. */
-export function canReplay(req: PreparedRequest): boolean {
+export function canReplay(req: Pick<PreparedRequest, "body" | "getBody">): boolean {
   return req.body === null || req.body.replayable || req.getBody !== null;
 }
 
 /** The body to send on a second attempt. */
-export function replayBody(req: PreparedRequest): OutgoingBody | null {
+export function replayBody(req: Pick<PreparedRequest, "body" | "getBody">): OutgoingBody | null {
   if (req.body === null || req.body.replayable) return req.body;
   if (req.getBody !== null) return toOutgoingBody(req.getBody());
   throw new RoundtripError("ERR_REQUEST_BODY", "the request body cannot be sent again");
