@@ -21,12 +21,12 @@ export type BodyPlan =
   /** curl's -d: the pieces joined with "&", sent as given (already urlencoded). */
   | { kind: "data"; text: string }
   | { kind: "multipart"; parts: MultipartPart[] }
-  /** A raw body from a file (`@path`, `--data-binary @path`), streamed. */
-  | { kind: "file"; path: string }
+  /** A raw body from a file (`@path`; `curl`: from --data-binary @path), streamed. */
+  | { kind: "file"; path: string; curl: boolean }
   /** A raw body given on the command line (`--data-binary text`). */
   | { kind: "text"; text: string }
-  /** The raw body is standard input (`@-`, `-d @-`, `--data-binary @-`). */
-  | { kind: "stdin" };
+  /** The raw body is standard input (`@-`; `curl`: from -d @- or --data-binary @-). */
+  | { kind: "stdin"; curl: boolean };
 
 export interface DataFlags {
   /** -d / --data values (curl: `@file` reads the file and drops CR and LF). */
@@ -61,12 +61,12 @@ export function planBody(items: readonly Item[], flags: DataFlags): BodyPlan {
   }
   if (raw.length === 1) {
     const path = (raw[0] as { path: string }).path;
-    return path === "-" ? { kind: "stdin" } : { kind: "file", path };
+    return path === "-" ? { kind: "stdin", curl: false } : { kind: "file", path, curl: false };
   }
   if (flags.dataBinary.length > 0) {
     if (flags.dataBinary.length === 1 && flags.dataBinary[0]!.startsWith("@")) {
       const path = flags.dataBinary[0]!.slice(1);
-      return path === "-" ? { kind: "stdin" } : { kind: "file", path };
+      return path === "-" ? { kind: "stdin", curl: true } : { kind: "file", path, curl: true };
     }
     return { kind: "text", text: flags.dataBinary.map(curlDataBinary).join("&") };
   }
@@ -74,7 +74,7 @@ export function planBody(items: readonly Item[], flags: DataFlags): BodyPlan {
     if (flags.data.includes("@-")) {
       if (flags.data.length + flags.dataRaw.length > 1)
         throw new UsageError("-d @- cannot be mixed with other -d");
-      return { kind: "stdin" };
+      return { kind: "stdin", curl: true };
     }
     const pieces = [...flags.data.map(curlDataPiece), ...flags.dataRaw];
     return { kind: "data", text: pieces.join("&") };
@@ -86,7 +86,8 @@ export function planBody(items: readonly Item[], flags: DataFlags): BodyPlan {
   if (multipart) {
     const parts: MultipartPart[] = [];
     for (const i of dataItems) {
-      if (i.kind === "file") parts.push(i.type ? { name: i.name, path: i.path, type: i.type } : i);
+      if (i.kind === "file")
+        parts.push(i.type ? { name: i.name, path: i.path, type: i.type } : { name: i.name, path: i.path });
       else if (i.kind === "field") parts.push({ name: i.name, value: i.value });
       else if (i.kind === "fieldFile") parts.push({ name: i.name, value: readText(i.path) });
       else throw new UsageError(`JSON field ${JSON.stringify(itemName(i))} cannot go in a multipart body`);

@@ -20,7 +20,8 @@ function formArg(part: MultipartPart): string[] {
       ? ["--form-string", `${part.name}=${part.value}`]
       : ["-F", `${part.name}=${part.value}`];
   }
-  return ["-F", `${part.name}=@${part.path}${part.type ? `;type=${part.type}` : ""}`];
+  // roundtrip sends an untyped file part as application/octet-stream; curl would guess.
+  return ["-F", `${part.name}=@${part.path};type=${part.type ?? "application/octet-stream"}`];
 }
 
 export function toCurl(plan: RequestPlan): string {
@@ -32,7 +33,11 @@ export function toCurl(plan: RequestPlan): string {
   else if (plan.method !== (hasBody ? "POST" : "GET")) args.push("-X", plan.method);
   args.push(plan.url.href);
 
-  for (const [k, v] of planHeaders(plan)) args.push("-H", v === "" ? `${k};` : `${k}: ${v}`);
+  for (const [k, v] of planHeaders(plan)) {
+    // curl sends Accept: */* on its own.
+    if (k === "Accept" && v === "*/*") continue;
+    args.push("-H", v === "" ? `${k};` : `${k}: ${v}`);
+  }
   for (const name of plan.removeHeaders) if (name !== "user-agent") args.push("-H", `${name}:`);
 
   switch (body.kind) {

@@ -16,7 +16,7 @@ export interface ExchangeSummary {
   requestHeadBytes: number;
   /** Bytes of the response heads received, every hop (curl's size_header; 1xx heads not counted). */
   responseHeadBytes: number;
-  /** New connections dialed, every hop and attempt (curl's num_connects). */
+  /** New connections made and used, every hop and attempt (curl's num_connects; a failed dial is not one). */
   connects: number;
   /** Where a 3xx that was not followed points, resolved (curl's redirect_url). */
   redirectURL: string | null;
@@ -51,7 +51,10 @@ export function summarize(
     response,
     requestHeadBytes: recorder.hops.reduce((n, h) => n + requestHeadSize(h), 0),
     responseHeadBytes: recorder.hops.reduce((n, h) => n + responseHeadSize(h.response), 0),
-    connects: recorder.hops.reduce((n, h) => n + h.attempts.filter((a) => a.connects.length > 0).length, 0),
+    connects: recorder.hops.reduce(
+      (n, h) => n + h.attempts.filter((a) => a.gotConn !== undefined && !a.gotConn.reused).length,
+      0,
+    ),
     redirectURL,
     output,
     error,

@@ -24,9 +24,10 @@ export function impliedContentType(body: BodyPlan): string | null {
       // curl sends -d and --data-binary as a form, whatever they hold.
       return FORM_TYPE;
     case "file":
-      return contentTypeByExtension(body.path) ?? "application/octet-stream";
     case "stdin":
-      return "application/octet-stream";
+      // curl's --data-binary is a form too; xh's @path is typed by its extension.
+      if (body.curl) return FORM_TYPE;
+      return (body.kind === "file" && contentTypeByExtension(body.path)) || "application/octet-stream";
     default:
       return null;
   }
@@ -41,7 +42,8 @@ export function planHeaders(plan: RequestPlan): Array<[string, string]> {
     const key = name.toLowerCase();
     if (!given.has(key) && !removed.has(key)) out.push([name, value]);
   };
-  if (plan.body.kind === "json") add("Accept", JSON_ACCEPT);
+  // HTTPie's Accept for JSON data; otherwise */* as curl, xh and HTTPie send.
+  add("Accept", plan.body.kind === "json" ? JSON_ACCEPT : "*/*");
   const type = impliedContentType(plan.body);
   if (type !== null) add("Content-Type", type);
   if (plan.auth !== undefined) {
