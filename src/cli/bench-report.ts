@@ -41,6 +41,7 @@ export function benchJSON(run: BenchRun, o: BenchOptions) {
     errorDistribution: Object.fromEntries(sortedCounts(s.errors)),
     pool: {
       connections: o.concurrency,
+      threads: o.threads,
       dials: s.dials,
       tlsHandshakes: s.tlsHandshakes,
       reused: s.reused,
@@ -101,7 +102,8 @@ export function benchText(run: BenchRun, o: BenchOptions, p: Palette): string {
   }
   L.push("");
   L.push(p.bold("Pool:"));
-  L.push(`  Dials:         ${s.dials} (TLS handshakes: ${s.tlsHandshakes}; -c ${o.concurrency})`);
+  const threads = o.threads > 1 ? `, ${o.threads} threads` : "";
+  L.push(`  Dials:         ${s.dials} (TLS handshakes: ${s.tlsHandshakes}; -c ${o.concurrency}${threads})`);
   const reuse = s.responses > 0 ? (100 * s.reused) / s.responses : 0;
   L.push(
     `  Reuse:         ${reuse.toFixed(2)}% (${s.reused} of ${s.responses} responses on a reused connection)`,

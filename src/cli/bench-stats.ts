@@ -16,6 +16,15 @@ export class Samples {
     return this.#n;
   }
 
+  /** The samples so far (a copy). */
+  values(): Float64Array {
+    return this.#data.slice(0, this.#n);
+  }
+
+  pushAll(values: Float64Array): void {
+    for (const v of values) this.push(v);
+  }
+
   push(v: number): void {
     if (this.#n === this.#data.length) {
       const bigger = new Float64Array(this.#data.length * 2);
@@ -57,6 +66,16 @@ export class Samples {
   }
 }
 
+export interface StatsSnapshot {
+  latency: Float64Array;
+  firstByte: Float64Array;
+  connWait: Float64Array;
+  statuses: Array<[number, number]>;
+  errors: Array<[string, number]>;
+  /** responses, failures, bytes, dials, tlsHandshakes, reused, retries. */
+  counters: [number, number, number, number, number, number, number];
+}
+
 export class BenchStats {
   /** ms, per finished request: from its send (or its scheduled time with -q) to its body's end. */
   readonly latency = new Samples();
@@ -81,6 +100,43 @@ export class BenchStats {
 
   get finished(): number {
     return this.responses + this.failures;
+  }
+
+  /** Everything, as plain data that can be posted from a worker thread. */
+  snapshot(): StatsSnapshot {
+    return {
+      latency: this.latency.values(),
+      firstByte: this.firstByte.values(),
+      connWait: this.connWait.values(),
+      statuses: [...this.statuses],
+      errors: [...this.errors],
+      counters: [
+        this.responses,
+        this.failures,
+        this.bytes,
+        this.dials,
+        this.tlsHandshakes,
+        this.reused,
+        this.retries,
+      ],
+    };
+  }
+
+  /** Adds another loop's snapshot to these stats. */
+  merge(s: StatsSnapshot): void {
+    this.latency.pushAll(s.latency);
+    this.firstByte.pushAll(s.firstByte);
+    this.connWait.pushAll(s.connWait);
+    for (const [k, v] of s.statuses) this.statuses.set(k, (this.statuses.get(k) ?? 0) + v);
+    for (const [k, v] of s.errors) this.errors.set(k, (this.errors.get(k) ?? 0) + v);
+    const [responses, failures, bytes, dials, tls, reused, retries] = s.counters;
+    this.responses += responses;
+    this.failures += failures;
+    this.bytes += bytes;
+    this.dials += dials;
+    this.tlsHandshakes += tls;
+    this.reused += reused;
+    this.retries += retries;
   }
 
   addStatus(status: number): void {

@@ -1,23 +1,12 @@
 /**
- * `roundtrip bench URL`: load on the real Transport, with oha's and hey's flags. -c workers
- * share one Transport limited to -c connections; each sends its next request when its
- * last one is done (closed loop), or, with -q, at the next slot of a fixed schedule (open
- * loop). With -q a request's latency is measured from its scheduled time, not from when
- * a worker got to it, so a stall shows in the percentiles instead of hiding as fewer
- * requests (coordinated omission, as wrk2 corrects it).
- *
- * Per request it keeps only numbers: the Response's own timings (first byte, time waited
- * for a connection), its connection facts, and a gotConn count from a two-hook trace
- * (retries, dials, TLS handshakes).
+ * `roundtrip bench URL`: load on the real Transport, with oha's and hey's flags, and the
+ * report (bench-report.ts). This file reads the flags and runs the load loop
+ * (bench-load.ts) on this thread, or split across --threads worker threads whose stats
+ * are merged at the end.
  */
 import { readFileSync } from "node:fs";
-import {
-  type ClientTrace,
-  isRoundtripError,
-  type Response,
-  Transport,
-  type TransportOptions,
-} from "../index.js";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
 import {
   all,
   duration,
@@ -29,8 +18,10 @@ import {
   seconds,
   UsageError,
 } from "./args.js";
+import { absoluteNow, type LoadSpec, runLoad } from "./bench-load.js";
 import { benchJSON, benchText } from "./bench-report.js";
 import { BenchStats } from "./bench-stats.js";
+import type { FromThread, ToThread } from "./bench-thread.js";
 import { EXIT } from "./exit-codes.js";
 import type { Streams } from "./request.js";
 import { paletteFor } from "./style.js";
@@ -50,6 +41,7 @@ const BENCH_FLAGS: FlagSpec[] = [
   { key: "insecure", names: ["k", "insecure"] },
   { key: "json", names: ["json"] },
   { key: "noProgress", names: ["no-progress"] },
+  { key: "threads", names: ["threads"], value: true },
   { key: "help", names: ["h", "help"] },
 ];
 
@@ -58,6 +50,8 @@ export interface BenchOptions {
   /** Requests to send; ignored when `duration` is set. */
   requests: number;
   concurrency: number;
+  /** Worker threads sharing -c and -n (and -q's schedule). Default 1: this thread. */
+  threads: number;
   /** ms to run for, or undefined to send `requests`. */
   duration: number | undefined;
   /** Total requests per second, or undefined for as fast as the workers go. */
@@ -83,6 +77,12 @@ export function parseBenchCommand(
   const concurrency = nonNegativeInt(last(args, "concurrency"), "-c") ?? 50;
   if (concurrency < 1) throw new UsageError("-c must be at least 1");
   const requests = nonNegativeInt(last(args, "requests"), "-n") ?? 200;
+  const threads = nonNegativeInt(last(args, "threads"), "--threads") ?? 1;
+  if (threads < 1 || threads > Math.max(availableParallelism(), 64)) {
+    throw new UsageError(`--threads must be between 1 and ${Math.max(availableParallelism(), 64)}`);
+  }
+  if (concurrency < threads)
+    throw new UsageError("-c must be at least --threads (each thread needs a connection)");
   const rateArg = last(args, "rate");
   let rate: number | undefined;
   if (rateArg !== undefined) {
@@ -110,6 +110,7 @@ export function parseBenchCommand(
       url: expandURL(args.positionals[0]!),
       requests,
       concurrency,
+      threads,
       duration: duration(last(args, "duration"), "-z"),
       rate,
       method: (last(args, "method") ?? (body ? "POST" : "GET")).toUpperCase(),
@@ -125,123 +126,126 @@ export function parseBenchCommand(
   };
 }
 
-function transportFor(o: BenchOptions): Transport {
-  const opts: TransportOptions = {
-    maxConnsPerHost: o.concurrency,
-    maxIdleConnsPerHost: o.concurrency,
-    disableKeepAlives: o.disableKeepAlive,
-    allowHTTP2: o.http2,
-    responseHeaderTimeout: o.timeout,
-    bodyTimeout: o.timeout,
-    dialTimeout: o.timeout,
-  };
-  if (o.insecure) opts.tls = { rejectUnauthorized: false };
-  return new Transport(opts);
-}
-
-/** Body bytes, read to the end: at once when small, chunk by chunk otherwise. */
-async function readBody(res: Response): Promise<number> {
-  if (res.contentLength >= 0 && res.contentLength <= 1 << 20) return (await res.bytes()).byteLength;
-  let n = 0;
-  for await (const chunk of res.body) n += chunk.byteLength;
-  return n;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 export interface BenchRun {
   stats: BenchStats;
-  /** ms from the first send to the last response. */
+  /** ms from the start to the last response. */
   elapsed: number;
 }
 
-/** Runs the load; `onTick` is called about ten times a second with the stats so far. */
+function specOf(o: BenchOptions): LoadSpec {
+  return {
+    url: o.url.href,
+    method: o.method,
+    headers: o.headers,
+    body: o.body,
+    requests: o.requests,
+    duration: o.duration,
+    rate: o.rate,
+    timeout: o.timeout,
+    http2: o.http2,
+    disableKeepAlive: o.disableKeepAlive,
+    insecure: o.insecure,
+  };
+}
+
+/** -c split over the threads as evenly as it goes. */
+function concurrencyOf(o: BenchOptions, index: number): number {
+  return Math.floor(o.concurrency / o.threads) + (index < o.concurrency % o.threads ? 1 : 0);
+}
+
+/** Runs the load; `onTick` is called about ten times a second with (finished, failures, elapsed). */
 export async function bench(
   o: BenchOptions,
-  onTick?: (stats: BenchStats, elapsed: number) => void,
+  onTick?: (finished: number, failures: number, elapsed: number) => void,
 ): Promise<BenchRun> {
-  const transport = transportFor(o);
-  const stats = new BenchStats();
-  const headers = o.headers.length > 0 ? o.headers : undefined;
-  const url = o.url.href;
-  const t0 = performance.now();
-  const deadline = o.duration === undefined ? Number.POSITIVE_INFINITY : t0 + o.duration;
-  const total = o.duration === undefined ? o.requests : Number.POSITIVE_INFINITY;
-  const interval = o.rate === undefined ? 0 : 1000 / o.rate;
-  let next = 0;
-  const ticker = onTick ? setInterval(() => onTick(stats, performance.now() - t0), 100) : null;
-
-  const one = async (scheduled: number | null): Promise<void> => {
-    let attempts = 0;
-    let handshakes = 0;
-    let dialed = false;
-    const trace: ClientTrace = {
-      gotConn: (info) => {
-        attempts++;
-        if (!info.reused) dialed = true;
-      },
-      tlsHandshakeDone: () => {
-        handshakes++;
-      },
-    };
-    const sent = performance.now();
-    const from = scheduled ?? sent;
+  const spec = specOf(o);
+  if (o.threads === 1) {
+    const stats = new BenchStats();
+    const startAt = absoluteNow();
+    const ticker = onTick
+      ? setInterval(() => onTick(stats.finished, stats.failures, absoluteNow() - startAt), 100)
+      : null;
     try {
-      const res = await transport.roundTrip({ url, method: o.method, headers, body: o.body, trace });
-      const bytes = await readBody(res);
-      const done = performance.now();
-      stats.responses++;
-      stats.addStatus(res.status);
-      stats.bytes += bytes;
-      stats.latency.push(done - from);
-      const t = res.timings;
-      if (t.firstByte >= 0) stats.firstByte.push(t.firstByte + (sent - from));
-      if (t.queued >= 0) stats.connWait.push(t.queued);
-      if (res.conn.reused) stats.reused++;
-    } catch (err) {
-      stats.addError(
-        isRoundtripError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err),
-      );
+      const { endAt } = await runLoad(spec, { index: 0, of: 1, concurrency: o.concurrency, startAt }, stats);
+      return { stats, elapsed: endAt - startAt };
     } finally {
-      if (dialed) stats.dials++;
-      stats.tlsHandshakes += handshakes;
-      stats.retries += Math.max(0, attempts - 1);
+      if (ticker) clearInterval(ticker);
     }
-  };
+  }
+  return benchThreads(o, spec, onTick);
+}
 
-  const worker = async (): Promise<void> => {
-    while (next < total) {
-      const slot = next++;
-      let scheduled: number | null = null;
-      if (interval > 0) {
-        scheduled = t0 + slot * interval;
-        const wait = scheduled - performance.now();
-        if (wait > 0) await sleep(wait);
-      }
-      if (performance.now() >= deadline) return;
-      await one(scheduled);
-    }
-  };
-
+async function benchThreads(
+  o: BenchOptions,
+  spec: LoadSpec,
+  onTick?: (finished: number, failures: number, elapsed: number) => void,
+): Promise<BenchRun> {
+  const entry = new URL("./bench-thread.js", import.meta.url);
+  const progress = Array.from({ length: o.threads }, () => ({ finished: 0, failures: 0 }));
+  const workers = progress.map(
+    (_, index) =>
+      new Worker(entry, {
+        workerData: { spec, share: { index, of: o.threads, concurrency: concurrencyOf(o, index) } },
+      }),
+  );
+  const results = workers.map(
+    (w, i) =>
+      new Promise<{ stats: FromThread & { kind: "done" } }>((resolve, reject) => {
+        w.on("message", (m: FromThread) => {
+          if (m.kind === "tick") progress[i] = m;
+          else if (m.kind === "done") resolve({ stats: m });
+        });
+        w.once("error", reject);
+        w.once("exit", (code) => reject(new Error(`bench thread ${i} exited with code ${code}`)));
+      }),
+  );
+  // Go once every thread has loaded: the schedule must not start while they still do.
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve, reject) => {
+          const onReady = (m: FromThread) => {
+            if (m.kind !== "ready") return;
+            w.off("message", onReady);
+            resolve();
+          };
+          w.on("message", onReady);
+          w.once("error", reject);
+        }),
+    ),
+  );
+  const startAt = absoluteNow();
+  for (const w of workers) w.postMessage({ kind: "go", startAt } satisfies ToThread);
+  const ticker = onTick
+    ? setInterval(() => {
+        const finished = progress.reduce((n, p) => n + p.finished, 0);
+        const failures = progress.reduce((n, p) => n + p.failures, 0);
+        onTick(finished, failures, absoluteNow() - startAt);
+      }, 100)
+    : null;
   try {
-    await Promise.all(Array.from({ length: o.concurrency }, worker));
+    const done = await Promise.all(results);
+    const stats = new BenchStats();
+    let endAt = startAt;
+    for (const { stats: d } of done) {
+      stats.merge(d.stats);
+      endAt = Math.max(endAt, d.endAt);
+    }
+    return { stats, elapsed: endAt - startAt };
   } finally {
     if (ticker) clearInterval(ticker);
-    await transport.close();
+    await Promise.all(workers.map((w) => w.terminate()));
   }
-  return { stats, elapsed: performance.now() - t0 };
 }
 
 export async function runBench(o: BenchOptions, s: Streams): Promise<number> {
   const live = o.progress && s.stderr.isTTY === true;
   const goal = o.duration === undefined ? `${o.requests} requests` : `${o.duration / 1000}s`;
   const tick = live
-    ? (stats: BenchStats, elapsed: number) => {
-        const rps = elapsed > 0 ? (stats.finished / elapsed) * 1000 : 0;
+    ? (finished: number, failures: number, elapsed: number) => {
+        const rps = elapsed > 0 ? (finished / elapsed) * 1000 : 0;
         s.stderr.write(
-          `\r  ${stats.finished} done (goal ${goal})  ${rps.toFixed(0)} req/s  ${stats.failures} errors  ${(elapsed / 1000).toFixed(1)}s\x1b[K`,
+          `\r  ${finished} done (goal ${goal})  ${rps.toFixed(0)} req/s  ${failures} errors  ${(elapsed / 1000).toFixed(1)}s\x1b[K`,
         );
       }
     : undefined;

@@ -51,6 +51,7 @@ export const BENCH_HELP = `Usage: roundtrip bench URL [OPTIONS]
   --http2            allow HTTP/2 (ALPN, https only); -c is then concurrent streams
   --disable-keepalive  a new connection per request
   -k, --insecure     accept any TLS certificate
+  --threads N        split the load over N worker threads (default 1), each with its own Transport
   --json             oha's JSON shape, plus a "pool" section
   --no-progress      no live line on stderr
 `;

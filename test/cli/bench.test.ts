@@ -34,6 +34,7 @@ interface BenchJSON {
   errorDistribution: Record<string, number>;
   pool: {
     connections: number;
+    threads: number;
     dials: number;
     tlsHandshakes: number;
     reused: number;
@@ -165,6 +166,25 @@ describe("bench", () => {
     assert.deepEqual(j.statusCodeDistribution, { "200": 8 });
     assert.ok(j.latencyPercentiles.p10! >= 0.25, `p10 ${j.latencyPercentiles.p10} s from the schedule`);
     assert.ok(j.firstBytePercentiles.p10! >= 0.25, `first byte p10 ${j.firstBytePercentiles.p10} s`);
+  });
+
+  test("--threads: the load split over worker threads, their stats merged", T, async () => {
+    const before = srv.seen.length;
+    const j = await benchJSON(["-n", "41", "-c", "4", "--threads", "2", `${srv.url}/`]);
+    assert.equal(srv.seen.length - before, 41);
+    assert.deepEqual(j.statusCodeDistribution, { "200": 41 });
+    assert.equal(j.pool.reused + j.pool.dials, 41);
+    assert.ok(
+      j.pool.dials >= 2 && j.pool.dials <= 4,
+      `dials ${j.pool.dials}: a Transport per thread, 2 connections each`,
+    );
+    assert.equal(j.summary.totalData, 410);
+    // With -q the threads share one schedule.
+    const q = await benchJSON(["-n", "10", "-c", "2", "--threads", "2", "-q", "200", `${srv.url}/`]);
+    assert.deepEqual(q.statusCodeDistribution, { "200": 10 });
+    const r = await run(["bench", "-c", "1", "--threads", "2", srv.url]);
+    exited(r, 1);
+    assert.match(r.stderr, /-c must be at least --threads/);
   });
 
   test("usage: one URL, -c at least 1", T, async () => {
