@@ -17,6 +17,7 @@
  *   send       → request fully written (includes a 100-continue wait)
  *   server     → first response byte
  *   transfer   → body end
+ *   failed     → the failure, when the hop failed before its first response byte
  */
 import type { AttemptRecord, HopRecord } from "./recorder.js";
 import { retriesOf } from "./recorder.js";
@@ -40,6 +41,8 @@ export interface HopPhases {
   idleTime: number;
   /** The address dialed ("ip:port"), when a dial happened. */
   dialedAddr: string | undefined;
+  /** The dial failed (refused, unreachable, timed out). */
+  dialFailed: boolean;
   remoteAddress: string | undefined;
   localAddress: string | undefined;
   /** The dial went to a proxy, not to the origin. */
@@ -55,6 +58,8 @@ export interface HopPhases {
     send: number | null;
     server: number | null;
     transfer: number | null;
+    /** A failed hop: from the last moment reached to the failure. */
+    failed: number | null;
   };
   /** Moments in ms since the hop began (curl's names); null when it did not happen. */
   marks: {
@@ -122,7 +127,10 @@ export function hopPhases(hop: HopRecord): HopPhases {
   const tls = dialed ? next(tlsDone) : null;
   const send = next(a?.wroteRequest);
   const server = next(a?.firstByte);
-  const transfer = next(end);
+  // Without a first byte there was no transfer: what is left until the end is the failure.
+  const reachedBody = a?.firstByte !== undefined;
+  const transfer = reachedBody ? next(end) : null;
+  const failed = hop.error !== undefined && !reachedBody ? next(end) : null;
 
   return {
     method: hop.method,
@@ -139,11 +147,12 @@ export function hopPhases(hop: HopRecord): HopPhases {
     wasIdle: a?.gotConn?.wasIdle ?? false,
     idleTime: a?.gotConn?.idleTime ?? 0,
     dialedAddr: firstConnect?.addr,
+    dialFailed: firstConnect?.error !== undefined || (dialed && connected === undefined),
     remoteAddress: res?.conn.remoteAddress,
     localAddress: res?.conn.localAddress,
     proxied,
     alpn: originTLS?.alpn,
-    durations: { retry, wait, dns, connect, tunnel, tls, send, server, transfer },
+    durations: { retry, wait, dns, connect, tunnel, tls, send, server, transfer, failed },
     marks: {
       queued: rel(queuedAt),
       namelookup: rel(dnsDone ?? queuedAt),

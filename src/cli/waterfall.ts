@@ -2,7 +2,7 @@
  * --timings: each hop drawn as httpstat draws a request — a row of phase boxes, then the
  * running total at the end of each phase — followed by what only the trace knows: the
  * connection (dialed or reused, how long it sat idle), 1xx responses and the
- * 100-continue wait, retries, the proxy tunnel. A redirect chain gets one block per hop.
+ * 100-continue wait, retries, the proxy handshake. A redirect chain gets one block per hop.
  *
  * Phases that did not happen are left out (no DNS for an IP literal, no TCP or TLS on a
  * reused connection, no tunnel without a proxy). The running totals are the sums of the
@@ -29,12 +29,15 @@ function columnsOf(h: HopPhases): Column[] {
   if (h.dialed) {
     add("DNS Lookup", "namelookup", d.dns);
     add("TCP Connection", "connect", d.connect);
-    if (h.proxied) add("Proxy Tunnel", "tunnel", d.tunnel);
+    // CONNECT or SOCKS; for plain http through an HTTP proxy there is no handshake and
+    // this is only the moment between connecting to the proxy and sending.
+    if (h.proxied) add("Proxy Setup", "tunnel", d.tunnel);
     add("TLS Handshake", "appconnect", d.tls);
   }
   add("Request Sent", "sent", d.send);
   add("Server Processing", "starttransfer", d.server);
   add("Content Transfer", "total", d.transfer);
+  add("Failed", "failed", d.failed);
   return cols;
 }
 
@@ -81,6 +84,7 @@ function connectionLine(h: HopPhases): string | null {
     const to = h.hostPort ? ` to ${h.hostPort}${h.remoteAddress ? ` (${h.remoteAddress})` : ""}` : "";
     return `reused connection${to}${idle}`;
   }
+  if (h.dialed && h.dialFailed) return `connecting to ${h.dialedAddr ?? h.hostPort} failed`;
   if (h.dialed) {
     const via = h.proxied ? ` (proxy ${h.dialedAddr})` : h.dialedAddr ? ` to ${h.dialedAddr}` : "";
     const local = h.localAddress ? `, from ${h.localAddress}` : "";
@@ -94,7 +98,7 @@ function detailLines(h: HopPhases, p: Palette): string[] {
   const conn = connectionLine(h);
   if (conn) out.push(conn + (h.alpn ? `, ALPN ${h.alpn}` : ""));
   if (h.proxied && h.durations.tunnel !== null) {
-    out.push(`proxy tunnel (CONNECT or SOCKS) took ${p.cyan(formatMs(h.durations.tunnel))}`);
+    out.push(`proxy setup (CONNECT or SOCKS handshake, if any) took ${p.cyan(formatMs(h.durations.tunnel))}`);
   }
   if (h.retries > 0) {
     out.push(

@@ -5,8 +5,11 @@
  * is a lower bound caused by the server's own deliberate hold.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import http2 from "node:http2";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
+import { TLS_CERT, TLS_KEY } from "../server/helpers.js";
 import { exited, type RecordingServer, recordingServer, run, T } from "./helpers.js";
 
 let srv: RecordingServer;
@@ -185,6 +188,26 @@ describe("bench", () => {
     const r = await run(["bench", "-c", "1", "--threads", "2", srv.url]);
     exited(r, 1);
     assert.match(r.stderr, /-c must be at least --threads/);
+  });
+
+  test("https: a TLS handshake per dial; --http2: one h2 connection carries every stream", T, async (t) => {
+    const server = http2.createSecureServer({ key: TLS_KEY, cert: TLS_CERT, allowHTTP1: true }, (req, res) =>
+      res.end(`v${req.httpVersion}`),
+    );
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    t.after(() => new Promise((r) => server.close(r)));
+    const url = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+    const h1 = await benchJSON(["-k", "-n", "30", "-c", "3", url]);
+    assert.deepEqual(h1.statusCodeDistribution, { "200": 30 });
+    assert.equal(h1.pool.tlsHandshakes, h1.pool.dials);
+    assert.equal(h1.summary.totalData, 30 * "v1.1".length);
+    const h2 = await benchJSON(["-k", "--http2", "-n", "30", "-c", "3", url]);
+    assert.deepEqual(h2.statusCodeDistribution, { "200": 30 });
+    assert.equal(h2.summary.totalData, 30 * "v2.0".length);
+    assert.equal(h2.pool.dials, 1);
+    assert.equal(h2.pool.tlsHandshakes, 1);
+    assert.equal(h2.pool.reused, 29);
   });
 
   test("usage: one URL, -c at least 1", T, async () => {

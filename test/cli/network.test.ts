@@ -114,7 +114,7 @@ describe("network flags", () => {
     assert.equal(r.out, "v1.1 1.1");
   });
 
-  test("-x: an https request through an HTTP CONNECT proxy; --timings shows the tunnel", T, async (t) => {
+  test("-x: an https request through an HTTP CONNECT proxy; --timings shows the proxy setup", T, async (t) => {
     const origin = https.createServer({ key: TLS_KEY, cert: TLS_CERT }, (_req, res) =>
       res.end("via proxy\n"),
     );
@@ -147,7 +147,8 @@ describe("network flags", () => {
     exited(r, 0);
     assert.equal(r.out, "via proxy\n");
     assert.deepEqual(connects, [`CONNECT localhost:${originPort} HTTP/1.1`]);
-    assert.match(r.stderr, /Proxy Tunnel/);
+    assert.match(r.stderr, /Proxy Setup/);
+    assert.match(r.stderr, /proxy setup \(CONNECT or SOCKS handshake, if any\) took/);
     assert.match(r.stderr, new RegExp(`new connection \\(proxy 127\\.0\\.0\\.1:${proxyPort}\\)`));
   });
 

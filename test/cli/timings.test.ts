@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import http from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { reply, type ScriptedRequest, scriptedServer } from "../helpers.js";
 import { TLS_CERT, TLS_KEY } from "../server/helpers.js";
@@ -161,6 +161,23 @@ describe("--timings", () => {
       assert.equal(peer.requests.filter((q) => q.path === "/next").length, 2);
     },
   );
+});
+
+describe("--timings after a failure", () => {
+  test("a refused connection: the waterfall ends in Failed, after the message", T, async () => {
+    const probe = net.createServer();
+    probe.listen(0, "127.0.0.1");
+    await once(probe, "listening");
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const r = await run(["--timings", `http://127.0.0.1:${port}/`]);
+    exited(r, 1);
+    assert.match(r.stderr, /^roundtrip: GET http:\/\/127\.0\.0\.1:\d+\/: cannot connect/);
+    assert.match(r.stderr, /→ failed: /);
+    assert.match(r.stderr, /TCP Connection +Failed/);
+    assert.doesNotMatch(r.stderr, /Content Transfer/);
+    assert.match(r.stderr, /connecting to 127\.0\.0\.1:\d+ failed/);
+  });
 });
 
 describe("--format json", () => {
