@@ -47,7 +47,7 @@ export function drawPhases(cols: readonly Column[], p: Palette): string[] {
   const values = cols.map((c) => formatMs(c.ms));
   const widths = cols.map((c, i) => Math.max(c.label.length, values[i]!.length) + 4);
   const lines: string[] = [];
-  lines.push(` ${cols.map((c, i) => center(c.label, widths[i]!)).join(" ")}`);
+  lines.push(` ${cols.map((c, i) => center(c.label, widths[i]!)).join(" ")}`.trimEnd());
   lines.push(`[${cols.map((_, i) => p.cyan(center(values[i]!, widths[i]!))).join("|")}]`);
   // Column index of each boundary character ("|" between boxes, "]" at the end).
   const bounds: number[] = [];
