@@ -114,43 +114,47 @@ describe("network flags", () => {
     assert.equal(r.out, "v1.1 1.1");
   });
 
-  test("-x: an https request through an HTTP CONNECT proxy; --timings shows the proxy setup", T, async (t) => {
-    const origin = https.createServer({ key: TLS_KEY, cert: TLS_CERT }, (_req, res) =>
-      res.end("via proxy\n"),
-    );
-    const originPort = await listen(origin);
-    t.after(() => closeServer(origin));
-    const connects: string[] = [];
-    const proxy = net.createServer((client) => {
-      client.once("data", (head: Buffer) => {
-        const line = head.toString("latin1").split("\r\n", 1)[0]!;
-        connects.push(line);
-        const [, target] = line.split(" ");
-        const [host, port] = target!.split(":");
-        const upstream = net.connect(Number(port), host === "localhost" ? "127.0.0.1" : host, () => {
-          client.write("HTTP/1.1 200 Connection established\r\n\r\n");
-          client.pipe(upstream).pipe(client);
+  test(
+    "-x: an https request through an HTTP CONNECT proxy; --timings shows the proxy setup",
+    T,
+    async (t) => {
+      const origin = https.createServer({ key: TLS_KEY, cert: TLS_CERT }, (_req, res) =>
+        res.end("via proxy\n"),
+      );
+      const originPort = await listen(origin);
+      t.after(() => closeServer(origin));
+      const connects: string[] = [];
+      const proxy = net.createServer((client) => {
+        client.once("data", (head: Buffer) => {
+          const line = head.toString("latin1").split("\r\n", 1)[0]!;
+          connects.push(line);
+          const [, target] = line.split(" ");
+          const [host, port] = target!.split(":");
+          const upstream = net.connect(Number(port), host === "localhost" ? "127.0.0.1" : host, () => {
+            client.write("HTTP/1.1 200 Connection established\r\n\r\n");
+            client.pipe(upstream).pipe(client);
+          });
+          upstream.on("error", () => client.destroy());
+          client.on("error", () => upstream.destroy());
         });
-        upstream.on("error", () => client.destroy());
-        client.on("error", () => upstream.destroy());
       });
-    });
-    const proxyPort = await listen(proxy);
-    t.after(() => closeServer(proxy));
-    const r = await run([
-      "-k",
-      "-x",
-      `127.0.0.1:${proxyPort}`,
-      "--timings",
-      `https://localhost:${originPort}/`,
-    ]);
-    exited(r, 0);
-    assert.equal(r.out, "via proxy\n");
-    assert.deepEqual(connects, [`CONNECT localhost:${originPort} HTTP/1.1`]);
-    assert.match(r.stderr, /Proxy Setup/);
-    assert.match(r.stderr, /proxy setup \(CONNECT or SOCKS handshake, if any\) took/);
-    assert.match(r.stderr, new RegExp(`new connection \\(proxy 127\\.0\\.0\\.1:${proxyPort}\\)`));
-  });
+      const proxyPort = await listen(proxy);
+      t.after(() => closeServer(proxy));
+      const r = await run([
+        "-k",
+        "-x",
+        `127.0.0.1:${proxyPort}`,
+        "--timings",
+        `https://localhost:${originPort}/`,
+      ]);
+      exited(r, 0);
+      assert.equal(r.out, "via proxy\n");
+      assert.deepEqual(connects, [`CONNECT localhost:${originPort} HTTP/1.1`]);
+      assert.match(r.stderr, /Proxy Setup/);
+      assert.match(r.stderr, /proxy setup \(CONNECT or SOCKS handshake, if any\) took/);
+      assert.match(r.stderr, new RegExp(`new connection \\(proxy 127\\.0\\.0\\.1:${proxyPort}\\)`));
+    },
+  );
 
   test("gzip is decoded by default (--compressed); --no-compressed gives the raw bytes", T, async () => {
     let r = await run([`${plain.url}/gzip`]);
