@@ -90,7 +90,8 @@ function checkContents(files) {
   const stray = files.filter((f) => /(^|\/)(test|bench|build|src)\//.test(f) || f.includes("dist/cli/demo."));
   assert.deepEqual(stray, [], "tests, benchmarks, sources or the demo in the tarball");
   const targets = Object.values(pkg.exports).flatMap((e) => (typeof e === "string" ? [e] : Object.values(e)));
-  const wanted = [...REQUIRED, ...targets.map((t) => t.replace(/^\.\//, ""))];
+  const bins = Object.values(pkg.bin ?? {});
+  const wanted = [...REQUIRED, ...[...targets, ...bins].map((t) => t.replace(/^\.\//, ""))];
   const missing = wanted.filter((f) => !files.includes(f));
   assert.deepEqual(missing, [], "files the package needs but the tarball lacks");
 }

@@ -8,9 +8,8 @@
  * begins and ends; the trace it hands out routes each hook to the hop in flight. Hops
  * are sequential in a CLI exchange, so "the hop in flight" is always the last one.
  *
- * Seam for the retry middleware: when it sits below this recorder, a hop's retries are
- * its attempts minus one, as today; when a response carries its own `retries` count,
- * `retriesOf` prefers it.
+ * Retries: a hop's attempts minus one (the Transport's own retries and those of a retry()
+ * below this recorder each reach gotConn), or the response's `retries` count when larger.
  */
 import type { ClientTrace, Response, RoundTripper, TransportRequest } from "../index.js";
 
@@ -220,7 +219,8 @@ export class ExchangeRecorder {
  * second gotConn; a retry middleware's Response will say how many it made.
  */
 export function retriesOf(hop: HopRecord): number {
-  const own = (hop.response as (Response & { retries?: number }) | undefined)?.retries;
-  if (typeof own === "number") return own;
-  return Math.max(0, hop.attempts.filter((a) => a.gotConn !== undefined).length - 1);
+  // The Transport's own retries (a reused connection that died) show as one gotConn per
+  // attempt; retry()'s count is on the response. Each attempt of either reaches gotConn.
+  const own = (hop.response as (Response & { retries?: number }) | undefined)?.retries ?? 0;
+  return Math.max(own, hop.attempts.filter((a) => a.gotConn !== undefined).length - 1);
 }
