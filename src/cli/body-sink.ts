@@ -1,11 +1,10 @@
 /**
- * Where the response body goes, read once in constant memory: a file (-o), stdout
+ * Where the response body goes, read once in constant memory: a file (-o, with
+ * body.saveTo, so zero copy where the kernel allows), stdout
  * (streamed with backpressure; JSON indented when pretty output is on; binary refused on
  * a terminal, as curl refuses it), kept for --format json, or counted and dropped.
  */
 
-import { once } from "node:events";
-import { createWriteStream } from "node:fs";
 import type { Writable } from "node:stream";
 import type { Response } from "../index.js";
 import { isJSONType, prettyJSON } from "./format.js";
@@ -13,6 +12,8 @@ import type { Palette } from "./style.js";
 
 /** Bodies larger than this are streamed as they are rather than indented. */
 const PRETTY_LIMIT = 8 * 1024 * 1024;
+/** How often -o reports progress (the progress bar redraws at most this often anyway). */
+const PROGRESS_EVERY_MS = 100;
 /** --format json keeps a body up to this size. */
 const KEEP_LIMIT = 16 * 1024 * 1024;
 
@@ -28,6 +29,8 @@ export interface SinkResult {
   kept?: Buffer;
   /** Binary refused on a terminal. */
   refusedBinary?: boolean;
+  /** -o: splice(2) moved (the rest of) the body into the file. */
+  zeroCopy?: boolean;
   /** stdout was closed by the reader (EPIPE): the rest was dropped. */
   outputClosed?: boolean;
 }
@@ -64,21 +67,17 @@ export async function sinkBody(
   };
 
   if (target.kind === "file") {
-    const file = createWriteStream(target.path);
-    const opened = once(file, "open");
-    const failed = once(file, "error").then(([e]) => Promise.reject(e as Error));
-    failed.catch(() => {});
-    await Promise.race([opened, failed]);
+    // body.saveTo: splice(2) socket -> file on plain TCP, a write loop elsewhere. The
+    // bytes may never pass through JavaScript, so progress is read off the body.
+    const tick = setInterval(() => onBytes(res.body.received), PROGRESS_EVERY_MS);
     try {
-      for await (const chunk of res.body) {
-        count(chunk);
-        if (!(await put(file, chunk))) await failed;
-      }
+      const saved = await res.body.saveTo(target.path);
+      bytes = saved.bytes;
+      onBytes(bytes);
+      return { bytes, zeroCopy: saved.zeroCopy };
     } finally {
-      file.end();
-      await Promise.race([once(file, "finish"), failed]);
+      clearInterval(tick);
     }
-    return { bytes };
   }
 
   if (target.kind === "discard") {

@@ -225,6 +225,8 @@ async function printBody(
       bar?.update(n, total);
     });
     hop.received = result.bytes;
+    if (result.zeroCopy && o.verbose)
+      write(s.stderr, verboseLines("*", ["Body saved with splice(2): zero copy"]));
     if (result.refusedBinary) {
       write(
         s.stderr,

@@ -34,6 +34,14 @@ before(async () => {
     if (url.pathname === "/bytes") {
       return void res.end(seededBytes(Number(url.searchParams.get("n")), 7));
     }
+    if (url.pathname === "/later") {
+      // The head and a little first, the rest later: the body is still arriving when the
+      // CLI starts saving it, so the zero-copy path has something to move.
+      const body = seededBytes(2_000_000, 9);
+      res.setHeader("Content-Length", body.length);
+      res.write(body.subarray(0, 1000));
+      return void setTimeout(() => res.end(body.subarray(1000)), 100);
+    }
     if (url.pathname === "/echo") {
       res.setHeader("Content-Type", "application/octet-stream");
       return void res.end(seen.body);
@@ -164,6 +172,17 @@ describe("request", () => {
     exited(r, 0);
     assert.equal(r.out, "");
     assert.ok(readFileSync(out).equals(seededBytes(3_000_000, 7)));
+  });
+
+  test("-o saves with body.saveTo: -v says splice(2) moved it when zero copy is on", T, async (t) => {
+    const { zeroCopy } = await import("../../src/index.js");
+    const dir = tempDir(t);
+    const out = join(dir, "later.bin");
+    const r = await run(["-v", "-o", out, `${srv.url}/later`]);
+    exited(r, 0);
+    assert.ok(readFileSync(out).equals(seededBytes(2_000_000, 9)));
+    if (zeroCopy.available) assert.match(r.stderr, /\* Body saved with splice\(2\): zero copy/);
+    else assert.doesNotMatch(r.stderr, /splice/);
   });
 
   test("-i prints the response head before the body; -I sends HEAD and prints the head", T, async () => {
