@@ -26,6 +26,7 @@ import { chunkHeader, type Framing, lastChunk, planFraming, serializeHead } from
 import { type ResponseHandler, type ResponseHead, ResponseParser, State } from "../http1/response-parser.js";
 import { originForm } from "../http1/url.js";
 import { createDecoder, type Decoder } from "./decode.js";
+import type { ConnSettings } from "./options.js";
 import type { PreparedRequest } from "./prepared.js";
 import { type ConnInfo, Response, type Timings } from "./response.js";
 import type { ClientTrace } from "./trace.js";
@@ -41,20 +42,6 @@ export interface ConnOwner {
   closed(conn: Conn): void;
   /** The response has fully arrived: the connection no longer counts as active. */
   inactive(conn: Conn): void;
-}
-
-export interface ConnSettings {
-  maxHeaderBytes: number;
-  responseHeaderTimeout: number;
-  expectContinueTimeout: number;
-  userAgent: string;
-  /** Accept-Encoding to add when the caller set none, or null (disableCompression). */
-  acceptEncoding: string | null;
-  disableKeepAlives: boolean;
-  /** Absolute-form targets (forward proxy). */
-  absoluteTarget: ((req: PreparedRequest) => string) | null;
-  /** Proxy-Authorization sent with each absolute-form request to a forward proxy, or null. */
-  proxyAuthorization: string | null;
 }
 
 /** Called when the exchange fails. `nothingReceived`: no response byte arrived. */

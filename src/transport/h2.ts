@@ -31,8 +31,8 @@ import { RoundtripError, withURL } from "../errors.js";
 import { type Headers, trustedHeaders } from "../http1/headers.js";
 import { planFraming } from "../http1/request.js";
 import { originForm } from "../http1/url.js";
-import type { ConnSettings } from "./conn.js";
 import { createDecoder, type Decoder } from "./decode.js";
+import type { ConnSettings } from "./options.js";
 import type { PreparedRequest } from "./prepared.js";
 import { type ConnInfo, Response, type Timings } from "./response.js";
 

@@ -19,14 +19,14 @@
  * free stream slot (the server's SETTINGS_MAX_CONCURRENT_STREAMS), in the same FIFO
  * `waiters`. While a key may speak h2, it is dialed once at a time.
  */
-import type { ConnectionOptions, TLSSocket } from "node:tls";
+import type { TLSSocket } from "node:tls";
 import { toOutgoingBody } from "../body/outgoing.js";
 import { RoundtripError, withURL } from "../errors.js";
 import { absoluteForm } from "../http1/url.js";
-import { Conn, type ConnOwner, type ConnSettings, Exchange } from "./conn.js";
-import { ACCEPT_ENCODING } from "./decode.js";
-import { type DialFunc, type DialResult, type DialSettings, dial } from "./dial.js";
+import { Conn, type ConnOwner, Exchange } from "./conn.js";
+import { type DialResult, type DialSettings, dial } from "./dial.js";
 import { H2Exchange, type H2Owner, type H2Retry, H2Session } from "./h2.js";
+import { type ConnSettings, type ResolvedOptions, resolveOptions, type TransportOptions } from "./options.js";
 import {
   canReplay,
   type PreparedRequest,
@@ -34,74 +34,11 @@ import {
   replayBody,
   type TransportRequest,
 } from "./prepared.js";
-import {
-  type ProxyOption,
-  parseProxyURL,
-  proxyAuthorization,
-  proxyFromEnv,
-  snapshotProxyEnv,
-} from "./proxy.js";
+import { parseProxyURL, proxyAuthorization } from "./proxy.js";
 import { type ConnInfo, newTimings, type Response, type Timings } from "./response.js";
 import type { ClientTrace } from "./trace.js";
 
-export const VERSION = "0.1.0";
-
-export interface TransportOptions {
-  /** Idle connections kept across all hosts; the least recently used goes first. 0 = no limit. Default 100. */
-  maxIdleConns?: number;
-  /** Idle connections kept per connect-method key; more are closed. 0 = no limit. Default 32 (Go's 2 is a known pain point). */
-  maxIdleConnsPerHost?: number;
-  /** Connections per key, counting dials in progress, active and idle; excess requests wait FIFO. 0 = no limit. Default 0. */
-  maxConnsPerHost?: number;
-  /** ms an idle connection is kept. A server's `Keep-Alive: timeout=N` shortens it. 0 = no limit. Default 90 000. */
-  idleConnTimeout?: number;
-  /** ms from the request being fully written to the response head. 0 = none. Default 0. */
-  responseHeaderTimeout?: number;
-  /** ms a response body may stall between two chunks (a slow reader does not count). 0 = none. Default 300 000. */
-  bodyTimeout?: number;
-  /** ms to wait for `100 Continue` before sending the body anyway. Default 1 000. */
-  expectContinueTimeout?: number;
-  /** ms for the TLS handshake. 0 = none. Default 10 000. */
-  tlsHandshakeTimeout?: number;
-  /** ms to open the TCP connection (or for the custom `dial`). 0 = none. Default 30 000. */
-  dialTimeout?: number;
-  /** One request per connection, with `Connection: close`. Default false. */
-  disableKeepAlives?: boolean;
-  /** When false and the caller set no Accept-Encoding, ask for gzip, deflate, br and decode. Default false. */
-  disableCompression?: boolean;
-  /** Bytes allowed in each response head (and each 1xx head, and the trailers). 0 = the default. Default 1 MiB. */
-  maxResponseHeaderBytes?: number;
-  /** node:tls connect options for https (ca, rejectUnauthorized, cert, ...). */
-  tls?: ConnectionOptions;
-  /** Replaces TCP dialing; dialTimeout still bounds it through its signal. */
-  dial?: DialFunc;
-  /** Default User-Agent. Default `roundtrip/<version>`. */
-  userAgent?: string;
-  /**
-   * Which proxy a request goes through. "env" (default): HTTP_PROXY / HTTPS_PROXY /
-   * NO_PROXY as Go reads them (read once, when the Transport is made; loopback and
-   * localhost never proxied). null: none. A URL string: that proxy for every request. A
-   * function: asked per request. http://, https://, socks5:// and socks5h:// proxies;
-   * credentials from the proxy URL's userinfo.
-   */
-  proxy?: ProxyOption;
-  /** Extra headers sent on CONNECT requests to HTTP proxies. Default {}. */
-  proxyConnectHeaders?: Record<string, string>;
-  /**
-   * Offer HTTP/2 in the TLS handshake (ALPN "h2", then "http/1.1"). When an https server
-   * picks h2, every request to that origin goes over one multiplexed connection
-   * (node:http2), up to the server's stream limit; otherwise HTTP/1.1 as usual. While an
-   * origin may speak h2 it is dialed once at a time. Plain http, and the hop to an https
-   * proxy, stay HTTP/1.1. Default false. See docs/transport.md.
-   */
-  allowHTTP2?: boolean;
-  /**
-   * Record the caller's stack for every request, so the unconsumed-body warning can say
-   * where the request was made (otherwise it names the method and URL). Costs 3-5 µs a
-   * request. Default: true when the environment has ROUNDTRIP_TRACE_BODIES=1, else false.
-   */
-  callSites?: boolean;
-}
+export { type TransportOptions, VERSION } from "./options.js";
 
 export interface RoundTripper {
   roundTrip(req: TransportRequest): Promise<Response>;
@@ -165,12 +102,7 @@ type PooledConn = Conn & { [kPool]?: HostPool; [kActive]?: boolean };
 type PooledSession = H2Session & { [kPool]?: HostPool; [kActive]?: boolean };
 
 export class Transport implements RoundTripper, ConnOwner, H2Owner {
-  readonly options: Readonly<
-    Required<Omit<TransportOptions, "dial" | "tls" | "callSites" | "proxy" | "proxyConnectHeaders">>
-  > & {
-    dial: DialFunc | undefined;
-    tls: ConnectionOptions;
-  };
+  readonly options: ResolvedOptions;
   #pools = new Map<string, HostPool>();
   /** Idle connections of every pool, least recently idled first (Map keeps insertion order). */
   #idleLRU = new Map<Conn, true>();
@@ -199,77 +131,16 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
   #maxAttempts: number;
 
   constructor(options: TransportOptions = {}) {
-    const o = {
-      maxIdleConns: options.maxIdleConns ?? 100,
-      maxIdleConnsPerHost: options.maxIdleConnsPerHost ?? 32,
-      maxConnsPerHost: options.maxConnsPerHost ?? 0,
-      idleConnTimeout: options.idleConnTimeout ?? 90_000,
-      responseHeaderTimeout: options.responseHeaderTimeout ?? 0,
-      bodyTimeout: options.bodyTimeout ?? 300_000,
-      expectContinueTimeout: options.expectContinueTimeout ?? 1_000,
-      tlsHandshakeTimeout: options.tlsHandshakeTimeout ?? 10_000,
-      dialTimeout: options.dialTimeout ?? 30_000,
-      disableKeepAlives: options.disableKeepAlives ?? false,
-      disableCompression: options.disableCompression ?? false,
-      maxResponseHeaderBytes: options.maxResponseHeaderBytes ?? 1 << 20,
-      userAgent: options.userAgent ?? `roundtrip/${VERSION}`,
-      dial: options.dial,
-      tls: options.tls ?? {},
-      allowHTTP2: options.allowHTTP2 === true,
-    };
-    for (const k of [
-      "maxIdleConns",
-      "maxIdleConnsPerHost",
-      "maxConnsPerHost",
-      "idleConnTimeout",
-      "responseHeaderTimeout",
-      "bodyTimeout",
-      "expectContinueTimeout",
-      "tlsHandshakeTimeout",
-      "dialTimeout",
-      "maxResponseHeaderBytes",
-    ] as const) {
-      const v = o[k];
-      if (!Number.isFinite(v) || v < 0)
-        throw new RoundtripError("ERR_INVALID_REQUEST", `Transport option ${k} must be a number ≥ 0`);
-    }
-    this.options = o;
-    const proxy = options.proxy === undefined ? "env" : options.proxy;
-    if (proxy === "env") {
-      const env = snapshotProxyEnv();
-      this.#proxy = (url: URL) => proxyFromEnv(url, env);
-    } else if (typeof proxy === "string" || proxy instanceof URL) {
-      const fixed = parseProxyURL(proxy);
-      this.#proxy = () => fixed;
-    } else {
-      this.#proxy = proxy; // a function, or null for none
-    }
-    this.#proxyCache = typeof proxy === "function" ? null : new Map();
-    this.#proxyConnectHeaders = { ...(options.proxyConnectHeaders ?? {}) };
-    this.#callSites = options.callSites ?? process.env.ROUNDTRIP_TRACE_BODIES === "1";
-    this.#connSettings = {
-      // 0 means the default, as Go's MaxResponseHeaderBytes.
-      maxHeaderBytes: o.maxResponseHeaderBytes === 0 ? 1 << 20 : o.maxResponseHeaderBytes,
-      responseHeaderTimeout: o.responseHeaderTimeout,
-      expectContinueTimeout: o.expectContinueTimeout,
-      userAgent: o.userAgent,
-      acceptEncoding: o.disableCompression ? null : ACCEPT_ENCODING,
-      disableKeepAlives: o.disableKeepAlives,
-      absoluteTarget: null,
-      proxyAuthorization: null,
-    };
-    this.#dialSettings = {
-      dial: o.dial,
-      dialTimeout: o.dialTimeout,
-      tlsHandshakeTimeout: o.tlsHandshakeTimeout,
-      tls: o.tls,
-      alpn: o.allowHTTP2 ? ["h2", "http/1.1"] : ["http/1.1"],
-    };
-    const idlePerHost =
-      o.maxIdleConnsPerHost > 0 ? o.maxIdleConnsPerHost : o.maxIdleConns > 0 ? o.maxIdleConns : 1000;
-    this.#maxAttempts = idlePerHost + 2;
-    const periods = [o.idleConnTimeout, o.bodyTimeout].filter((t) => t > 0);
-    this.#sweepEvery = Math.max(10, Math.min(1000, ...periods.map((t) => t / 4)));
+    const settings = resolveOptions(options);
+    this.options = settings.options;
+    this.#proxy = settings.proxy;
+    this.#proxyCache = settings.proxyCacheable ? new Map() : null;
+    this.#proxyConnectHeaders = settings.proxyConnectHeaders;
+    this.#callSites = settings.callSites;
+    this.#connSettings = settings.conn;
+    this.#dialSettings = settings.dial;
+    this.#maxAttempts = settings.maxAttempts;
+    this.#sweepEvery = settings.sweepEvery;
   }
 
   /** Makes `rt` handle URLs of `scheme` (like Go's RegisterProtocol). */
