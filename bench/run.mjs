@@ -39,7 +39,8 @@ Scenarios (default: the four small-request ones: ${SCENARIOS.filter((s) => s.gro
   .map((s) => s.id)
   .join(", ")})
   --upload            add upload-1g, upload-1g-nginx and multipart-1g (1 GiB file; ~4-6 min with 3 runs)
-  --download          add download-1g (slow-ish consumer; ~1-2 min)
+  --download          add download-1g (slow-ish consumer) and save-1g (into a file; ~2-3 min)
+  --download-4g       add save-4g (a 4 GiB body into a file)
   --upload-4g         add upload-4g (slow; shows peak RSS flat vs 1 GiB)
   --all               every scenario except upload-4g
   --scenarios a,b     exactly these scenario ids
@@ -67,6 +68,7 @@ const { values: args } = parseArgs({
     quick: { type: "boolean" },
     upload: { type: "boolean" },
     download: { type: "boolean" },
+    "download-4g": { type: "boolean" },
     "upload-4g": { type: "boolean" },
     all: { type: "boolean" },
     scenarios: { type: "string" },
@@ -115,6 +117,7 @@ function selectScenarios() {
   const groups = new Set(["default"]);
   if (args.upload || args.all) groups.add("upload");
   if (args.download || args.all) groups.add("download");
+  if (args["download-4g"]) groups.add("download4g");
   if (args["upload-4g"]) groups.add("upload4g");
   return SCENARIOS.filter((s) => groups.has(s.group));
 }
@@ -218,18 +221,19 @@ function urlFor(scenario, client, size) {
   }
   if (scenario.kind === "upload" || scenario.kind === "multipart")
     return { url: server.uploadOrigin + scenario.path };
-  return { url: server.origin + (scenario.kind === "download" ? `/download/${size}` : scenario.path) };
+  const served = scenario.kind === "download" || scenario.kind === "save";
+  return { url: server.origin + (served ? `/download/${size}` : scenario.path) };
 }
 
-/** nginx answered 201: the stored file must hold every byte. Removed either way (it is in memory). */
-function checkStored(stored, size, result) {
+/** The file a run wrote (nginx's PUT sink, a client's saved download) must hold every byte. Removed either way. */
+function checkStored(stored, size, result, who = "nginx") {
   if (!stored) return;
   let got = null;
   try {
     got = statSync(stored).size;
     rmSync(stored, { force: true });
   } catch {}
-  if (!result.error && got !== size) result.error = `nginx stored ${got ?? "no file"} of ${size} bytes`;
+  if (!result.error && got !== size) result.error = `${who} stored ${got ?? "no file"} of ${size} bytes`;
 }
 
 async function runOne(scenario, client, size) {
@@ -237,12 +241,19 @@ async function runOne(scenario, client, size) {
   const timeoutMs = timeoutFor(scenario);
   const filePath =
     scenario.kind === "upload" || scenario.kind === "multipart" ? join(tmpDir, "files", `${size}.bin`) : null;
+  // save: the body goes to this file; checked for its size and removed after the run.
+  const outPath =
+    scenario.kind === "save" ? join(tmpDir, "out", `${client.replace(/[^\w.-]+/g, "_")}.bin`) : null;
+  if (outPath) mkdirSync(dirname(outPath), { recursive: true });
   const before = await server.connections();
   const probe = cpuProbe(server.pids);
   let result;
   if (client === "go net/http") {
     if (!goClient) return { error: "go not installed (apt-get install -y golang-go)" };
-    result = await runTimedCommand([goClient, scenario.kind, url, filePath], { cpu: clientCpu, timeoutMs });
+    result = await runTimedCommand([goClient, scenario.kind, url, outPath ?? filePath], {
+      cpu: clientCpu,
+      timeoutMs,
+    });
   } else if (client === "curl") {
     if (!which("curl")) return { error: "curl not installed (apt-get install -y curl)" };
     // Expect: disabled so curl does not wait for a 100 Continue the Node sink never sends.
@@ -252,12 +263,15 @@ async function runOne(scenario, client, size) {
         ? [...base, "-T", filePath, url]
         : scenario.kind === "multipart"
           ? [...base, "-F", `file=@${filePath}`, url]
-          : [...base, url];
+          : scenario.kind === "save"
+            ? ["curl", "-sS", "--fail", "-o", outPath, url]
+            : [...base, url];
     result = await runTimedCommand(argv, { cpu: clientCpu, timeoutMs });
   } else {
     const job = {
       kind: client === "node (idle)" ? "idle" : scenario.kind,
       client: client.replace(" (no zero-copy)", ""),
+      outPath,
       url,
       method: scenario.method,
       headers: scenario.headers,
@@ -285,6 +299,7 @@ async function runOne(scenario, client, size) {
     result = await runNodeJob(job, { cpu: clientCpu, timeoutMs, env, nodeArgs });
   }
   if (client !== "node (idle)") checkStored(stored, size, result);
+  if (outPath && client !== "node (idle)") checkStored(outPath, size, result, client);
   const timed = client === "curl" || client === "go net/http";
   const cpu = probe(timed ? result.cpuS : result.processCpuS);
   const after = await server.connections();
@@ -360,7 +375,8 @@ async function main() {
     const size = scenario.size ? (quick ? Math.min(QUICK_SIZE, scenario.size) : scenario.size) : undefined;
     if (scenario.kind === "upload" || scenario.kind === "multipart")
       sparseFile(join(tmpDir, "files", `${size}.bin`), size);
-    if (scenario.kind === "download") sparseFile(join(server.files.dir, "download", String(size)), size);
+    if (scenario.kind === "download" || scenario.kind === "save")
+      sparseFile(join(server.files.dir, "download", String(size)), size);
     const clients = selectClients(scenario.clients);
     const rows = clients.map((client) => ({ client, runs: [] }));
     log(`\n== ${scenario.id}: ${scenario.title} (${clients.length} clients × ${opts.runs} runs)`);

@@ -77,9 +77,21 @@ const DOWNLOAD_CLIENTS = [
   "curl",
 ];
 
+/** Downloads into a file (issue 18): roundtrip's saveTo with and without splice(2) beside pipeline(). */
+const SAVE_CLIENTS = [
+  "node (idle)",
+  "roundtrip.request",
+  "roundtrip.request (no zero-copy)",
+  "roundtrip.request (pipeline)",
+  "undici.request",
+  "curl",
+  "go net/http",
+];
+
 /**
  * kind "rps": many small exchanges; `path` is served by both servers.
- * kind "upload" | "multipart" | "download": one large transfer per run; `size` in bytes.
+ * kind "upload" | "multipart" | "download" | "save": one large transfer per run; `size` in
+ * bytes ("save": the body written to a file, which the runner checks and removes).
  * `group` decides which flag selects it: default scenarios run with no flag.
  * `sink: "nginx-put"`: uploads go to nginx's WebDAV PUT location instead of the Node sink.
  */
@@ -183,6 +195,24 @@ export const SCENARIOS = [
     path: "/download/",
     size: GiB,
     clients: DOWNLOAD_CLIENTS,
+  },
+  {
+    id: "save-1g",
+    group: "download",
+    kind: "save",
+    title: "GET a 1 GiB body into a file (roundtrip: body.saveTo)",
+    path: "/download/",
+    size: GiB,
+    clients: SAVE_CLIENTS,
+  },
+  {
+    id: "save-4g",
+    group: "download4g",
+    kind: "save",
+    title: "GET a 4 GiB body into a file (peak RSS must match the 1 GiB run)",
+    path: "/download/",
+    size: 4 * GiB,
+    clients: SAVE_CLIENTS,
   },
 ];
 

@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "roundtrip_sendfile",
-      "sources": ["sendfile.c"],
+      "sources": ["addon.c", "common.c", "sendfile.c", "splice.c"],
       # _FILE_OFFSET_BITS=64: off_t and sendfile(2) take 64-bit offsets even on 32-bit
       # builds, so ranges past 4 GiB are sent correctly.
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE", "_FILE_OFFSET_BITS=64"],

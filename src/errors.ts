@@ -12,12 +12,14 @@ export type ErrorCode =
   | "ERR_HEADERS_TOO_LARGE"
   | "ERR_TOO_MANY_1XX"
   | "ERR_INVALID_REQUEST"
+  | "ERR_MOCK_NOT_MATCHED"
   | "ERR_TOO_MANY_REDIRECTS"
   | "ERR_REDIRECT"
   | "ERR_PROXY"
   | "ERR_TLS"
   | "ERR_BODY_USED"
   | "ERR_REQUEST_BODY"
+  | "ERR_FILE_WRITE"
   | "ERR_TRANSPORT_CLOSED";
 
 /** Where a deadline ran out; set on `ERR_TIMEOUT`. */

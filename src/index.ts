@@ -23,8 +23,9 @@ export { type FetchInit, fetch } from "./client/fetch.js";
 export { type ErrorCode, isRoundtripError, RoundtripError, type TimeoutPhase } from "./errors.js";
 export { Headers, type HeadersInit } from "./http1/headers.js";
 export type { DialFunc, DialOptions } from "./transport/dial.js";
+export type { DnsCacheOptions, LookupFunction } from "./transport/dns-cache.js";
 export type { Progress, RequestOptions, TransportRequest } from "./transport/prepared.js";
-export { type ConnInfo, Response, type Timings } from "./transport/response.js";
+export { type ConnInfo, Response, type ResponseInit, type Timings } from "./transport/response.js";
 export type { ClientTrace } from "./transport/trace.js";
 export {
   type HostStats,

@@ -9,6 +9,7 @@
 //   multipart(ctx) → Promise: POST ctx.filePath as a multipart/form-data file part.
 //   download(ctx)  → Promise: GET ctx.url and feed every chunk to ctx.consume(chunk), which
 //                    returns a promise when the (slow-ish) consumer wants the producer to wait.
+//   save(ctx)      → Promise: GET ctx.url into the file ctx.outPath (the runner checks its size).
 //
 // ctx (rps): { url, origin, path, method, body: Buffer|null, headers, concurrency, expectBytes }
 

@@ -4,6 +4,7 @@
 export const CLIENT_MODULES = {
   "roundtrip.request": "roundtrip.mjs",
   "roundtrip.request (FormData)": "roundtrip.mjs",
+  "roundtrip.request (pipeline)": "roundtrip.mjs",
   "roundtrip.roundTrip": "roundtrip.mjs",
   "roundtrip.fetch": "roundtrip.mjs",
   "undici.request": "undici.mjs",

@@ -2,8 +2,9 @@
 // Written against DESIGN.md's public API. While parts of that API are missing, the
 // calls below throw a clear error and the runner marks the row unavailable.
 
-import { openAsBlob } from "node:fs";
+import { createWriteStream, openAsBlob } from "node:fs";
 import { resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { checkLength, checkStatus, fromPromise } from "./common.mjs";
 
@@ -91,6 +92,30 @@ export const variants = {
         const p = ctx.consume(chunk);
         if (p) await p;
       }
+      await transport.close();
+    },
+    // body.saveTo: splice(2) socket -> file on plain TCP when the addon is loaded; the
+    // runner runs it a second time with ROUNDTRIP_NO_ZEROCOPY=1 (the write loop).
+    async save(ctx) {
+      const { transport, client } = await transportAndClient(ctx);
+      const res = await client.request(ctx.url);
+      checkStatus(res.status);
+      if (typeof res.body.saveTo !== "function") throw new Error("this build has no body.saveTo");
+      const { bytes, zeroCopy } = await res.body.saveTo(ctx.outPath);
+      checkLength(bytes, ctx.size);
+      if (zeroCopy !== (process.env.ROUNDTRIP_NO_ZEROCOPY !== "1"))
+        throw new Error(`saveTo took the ${zeroCopy ? "splice" : "write"} path`);
+      await transport.close();
+    },
+  },
+
+  // What a user writes without saveTo: the body's Readable piped into a file stream.
+  "roundtrip.request (pipeline)": {
+    async save(ctx) {
+      const { transport, client } = await transportAndClient(ctx);
+      const res = await client.request(ctx.url);
+      checkStatus(res.status);
+      await pipeline(res.body.stream(), createWriteStream(ctx.outPath));
       await transport.close();
     },
   },

@@ -1,8 +1,9 @@
 // undici (the npm package, v7): request, stream, dispatch and fetch, each on a dedicated
 // Agent with default options (what the global dispatcher would be).
 
-import { createReadStream, openAsBlob } from "node:fs";
+import { createReadStream, createWriteStream, openAsBlob } from "node:fs";
 import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { Agent, FormData, fetch, Pool, request, stream } from "undici";
 import { checkLength, checkStatus, consumeReadable, fromPromise } from "./common.mjs";
 
@@ -56,6 +57,13 @@ export const variants = {
       checkStatus(statusCode);
       await dispatcher.close();
       return reply;
+    },
+    async save(ctx) {
+      const dispatcher = agent();
+      const { statusCode, body } = await request(ctx.url, { dispatcher });
+      checkStatus(statusCode);
+      await pipeline(body, createWriteStream(ctx.outPath));
+      await dispatcher.close();
     },
     async download(ctx) {
       const dispatcher = agent();

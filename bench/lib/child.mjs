@@ -102,7 +102,7 @@ async function rps() {
   };
 }
 
-/** upload / multipart / download: one request, timed from the call to the reply read. */
+/** upload / multipart / download / save: one request, timed from the call to the reply read (save: to the file closed). */
 async function single(kind) {
   const { variant, mod } = await loadVariant(job.client);
   if (!variant[kind]) throw new Error(`${job.client} has no ${kind} adapter`);
@@ -118,7 +118,14 @@ async function single(kind) {
     }
     return undefined;
   };
-  const ctx = { url: job.url, filePath: job.filePath, size: job.size, consume, concurrency: 1 };
+  const ctx = {
+    url: job.url,
+    filePath: job.filePath,
+    outPath: job.outPath,
+    size: job.size,
+    consume,
+    concurrency: 1,
+  };
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const reply = await variant[kind](ctx);

@@ -15,6 +15,9 @@
 import { Readable } from "node:stream";
 import { RoundtripError } from "../errors.js";
 import type { Headers } from "../http1/headers.js";
+import { bufferFromInit } from "./from-init.js";
+import type { BodyInit } from "./outgoing.js";
+import { type SaveDestination, type SaveOptions, type SaveResult, saveBody } from "./save.js";
 
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
@@ -30,6 +33,20 @@ export interface BodySource {
   discard(): Promise<void>;
   /** The Body was garbage-collected unfinished: free the connection now. */
   abandon(): void;
+  /**
+   * Body.saveTo: move the rest of the body into `fd` in the kernel (splice(2)), or return
+   * null when this body cannot (TLS, HTTP/2, chunked, decoded, no addon); saveTo then
+   * writes the pushed chunks itself. The source first stops pushing and awaits
+   * `writeQueued` (saveTo writes every chunk queued so far), so the file gets the bytes in
+   * order. Progress and the end go through the buffer (advance, end, fail). Resolves with
+   * the bytes it moved once the buffer has ended or failed; rejects only when writing the
+   * file failed (after failing the buffer and freeing the connection).
+   */
+  spliceInto?(
+    fd: number,
+    signal: AbortSignal | undefined,
+    writeQueued: () => Promise<void>,
+  ): Promise<number> | null;
 }
 
 export type ProgressListener = (p: { loaded: number; total: number | null }) => void;
@@ -71,6 +88,12 @@ export class BodyBuffer {
       this.source.pause();
     }
     this.#signal();
+  }
+
+  /** `n` body bytes went straight into the caller's file (saveTo's zero-copy path). */
+  advance(n: number): void {
+    this.received += n;
+    if (this.onProgress !== null) this.#progress(false);
   }
 
   end(): void {
@@ -191,9 +214,18 @@ export class Body implements AsyncIterable<Uint8Array> {
   #buf: BodyBuffer;
   #used = false;
 
-  /** @internal */
-  constructor(buffer: BodyBuffer) {
-    this.#buf = buffer;
+  /**
+   * A body holding `init`'s bytes (string, bytes, Blob, file(), FormData,
+   * URLSearchParams, Readable, ReadableStream, async iterable, another Body), read as a
+   * received one is: once, by iteration, stream(), webStream() or text()/json()/bytes().
+   * A stream source is read from the start, with backpressure, and cancelled by close().
+   */
+  constructor(init?: BodyInit | null);
+  /** @internal what the transport builds over the buffer a connection feeds. */
+  constructor(buffer: BodyBuffer);
+  constructor(init?: BodyInit | BodyBuffer | null) {
+    // The transport's path is the first test: one instanceof per received response.
+    this.#buf = init instanceof BodyBuffer ? init : bufferFromInit(init, null).buffer;
   }
 
   get used(): boolean {
@@ -340,6 +372,30 @@ export class Body implements AsyncIterable<Uint8Array> {
         },
       },
       { highWaterMark: 0 },
+    );
+  }
+
+  /**
+   * Writes the rest of the body into a file: a path (opened with `flags`, default "w"), a
+   * FileHandle or a file descriptor (left open). With splice(2) on plain TCP for an
+   * identity body framed by Content-Length or by close; else chunk by chunk with
+   * backpressure. See docs/zerocopy.md.
+   */
+  saveTo(dest: SaveDestination, opts: SaveOptions = {}): Promise<SaveResult> {
+    let buf: BodyBuffer;
+    try {
+      buf = this.#claim();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return saveBody(
+      buf,
+      dest,
+      opts,
+      () => {
+        if (buf.tracked) registry.unregister(this);
+      },
+      () => discard(buf, this),
     );
   }
 

@@ -64,11 +64,11 @@ export interface CodedError extends Error {
 // Loading the addon
 
 /** Opaque handle from the addon's createCancelToken(): a flag its worker thread polls. */
-interface CancelToken {
+export interface CancelToken {
   readonly __cancelToken: never;
 }
 
-interface NativeAddon {
+export interface NativeAddon {
   sendfile(
     socketFd: number,
     fileFd: number,
@@ -76,6 +76,7 @@ interface NativeAddon {
     length: number,
     token?: CancelToken,
   ): Promise<number>;
+  splice(socketFd: number, fileFd: number, length: number, token?: CancelToken): Promise<number>;
   createCancelToken(): CancelToken;
   cancel(token: CancelToken): void;
   setCork(socketFd: number, on: boolean): void;
@@ -134,6 +135,11 @@ function loadAddon(): { addon?: NativeAddon; status: ZeroCopyStatus } {
 const loaded = loadAddon();
 const addon = loaded.addon;
 export const zeroCopy: ZeroCopyStatus = Object.freeze(loaded.status);
+
+/** The loaded addon, for splice.ts (the receiving half); undefined when zero copy is off. */
+export function zeroCopyAddon(): NativeAddon | undefined {
+  return addon;
+}
 
 // ---------------------------------------------------------------------------------------
 // Choosing a path

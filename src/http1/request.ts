@@ -43,11 +43,37 @@ export interface RequestHead {
   proxyAuthorization?: string | null;
 }
 
+/**
+ * Methods upper-cased when a caller's method matches one of them case-insensitively: the
+ * methods of RFC 9110 §9 and PATCH (RFC 5789). Method names are case-sensitive (RFC 9110
+ * §9.1), so `post` is strictly another method, one no server implements; got and axios
+ * upper-case every method, fetch only DELETE, GET, HEAD, OPTIONS, POST and PUT (leaving
+ * `patch` to fail with a 400 or 405). We take the standard names, PATCH among them, and
+ * send any other method (`M-SEARCH`, `propfind`) exactly as given.
+ */
+const STANDARD_METHODS = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "CONNECT",
+  "OPTIONS",
+  "TRACE",
+  "PATCH",
+]);
+
+/**
+ * Checks a caller's method (an RFC 9110 token, else ERR_INVALID_REQUEST) and returns it
+ * as it goes on the wire: a standard method in upper case, any other as given.
+ */
 export function validateMethod(method: string): string {
+  if (STANDARD_METHODS.has(method)) return method;
   if (typeof method !== "string" || !isToken(method)) {
     throw new RoundtripError("ERR_INVALID_REQUEST", `invalid method ${printable(String(method))}`);
   }
-  return method;
+  const upper = method.toUpperCase();
+  return STANDARD_METHODS.has(upper) ? upper : method;
 }
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);

@@ -7,7 +7,7 @@ import { isTarget, printable } from "./chars.js";
 
 export interface RequestURL {
   url: URL;
-  /** "http" or "https" (or a registered scheme), without the colon. */
+  /** "http" or "https", without the colon. */
   scheme: string;
   /** Host name to dial: IPv6 without brackets, zone kept for link-local dialing. */
   hostname: string;
@@ -18,7 +18,12 @@ export interface RequestURL {
   hostPort: string;
 }
 
-const DEFAULT_PORTS: Record<string, number> = { "http:": 80, "https:": 443, "ws:": 80, "wss:": 443 };
+/**
+ * The schemes the transport speaks itself, with their default ports. A URL of any other
+ * scheme reaches this module only when no round tripper is registered for it
+ * (transport.registerProtocol hands such URLs over before they are parsed here).
+ */
+const DEFAULT_PORTS: Record<string, number> = { "http:": 80, "https:": 443 };
 
 // WHATWG URL has no IPv6 zone ids; Go's URL does ("[fe80::1%25eth0]"). Take the zone out
 // before parsing and keep it for dialing, so link-local addresses work and the Host field
@@ -93,6 +98,14 @@ function maskPassword(text: string): string {
 
 export function fromURL(url: URL, zone = ""): RequestURL {
   const scheme = url.protocol.slice(0, -1);
+  const defaultPort = DEFAULT_PORTS[url.protocol];
+  if (defaultPort === undefined) {
+    throw new RoundtripError(
+      "ERR_INVALID_REQUEST",
+      `unsupported URL scheme ${printable(scheme)} in ${redactURL(url)}: supported are http and https (transport.registerProtocol adds others)`,
+      { url: redactURL(url) },
+    );
+  }
   if (url.hostname === "") {
     throw new RoundtripError("ERR_INVALID_REQUEST", `URL has no host: ${redactURL(url)}`, {
       url: redactURL(url),
@@ -101,13 +114,7 @@ export function fromURL(url: URL, zone = ""): RequestURL {
   if (url.port === "0") {
     throw new RoundtripError("ERR_INVALID_REQUEST", `URL has port 0: ${redactURL(url)}`);
   }
-  const port = url.port === "" ? (DEFAULT_PORTS[url.protocol] ?? 0) : Number(url.port);
-  if (port === 0) {
-    throw new RoundtripError(
-      "ERR_INVALID_REQUEST",
-      `URL has no port and ${scheme}: has no default: ${redactURL(url)}`,
-    );
-  }
+  const port = url.port === "" ? defaultPort : Number(url.port);
   const bracketed = url.hostname.startsWith("[");
   const bare = bracketed ? url.hostname.slice(1, -1) : url.hostname;
   const hostname = zone ? `${bare}%${zone}` : bare;

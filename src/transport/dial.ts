@@ -4,11 +4,13 @@
  * request that started it (Go's late binding): only its timeouts and transport.close()
  * stop it, so a connection nobody waits for anymore still goes to the idle pool.
  */
-import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "node:dns";
-import { isIP, connect as netConnect, type Socket } from "node:net";
+import type { LookupAddress } from "node:dns";
+import { isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
 import { RoundtripError } from "../errors.js";
+import type { Resolver } from "./dns-cache.js";
+import { type ConnectFunc, dialParallel, hostPort, tcpAttempt } from "./happy-eyeballs.js";
 import { connectTunnel, socks5Tunnel } from "./proxy.js";
 import type { ClientTrace } from "./trace.js";
 
@@ -27,6 +29,12 @@ export interface DialSettings {
   dialTimeout: number;
   tlsHandshakeTimeout: number;
   tls: ConnectionOptions;
+  /** Happy Eyeballs: ms before the other address family is tried; 0 = 300; negative = serial. */
+  fallbackDelay: number;
+  /** Names to addresses: the lookup, coalesced, cached if dnsCache. Owned by the Transport. */
+  resolver: Resolver;
+  /** Tests only: replaces the TCP connect of one attempt (happy-eyeballs.ts). */
+  connect?: ConnectFunc;
   /** ALPN protocols offered to the origin: ["http/1.1"], or ["h2", "http/1.1"] with allowHTTP2. */
   alpn: string[];
 }
@@ -168,7 +176,7 @@ async function connectWithin(
   dialSignal: AbortSignal,
 ): Promise<Duplex> {
   if (settings.dial === undefined)
-    return tcpConnect(target, settings.dialTimeout, dialSignal, closing, trace, result, t0);
+    return tcpConnect(target, settings, dialSignal, closing, trace, result, t0);
   const addr = `${target.hostname}:${target.port}`;
   trace?.connectStart?.("tcp", addr);
   let socket: Duplex;
@@ -188,97 +196,93 @@ async function connectWithin(
   return socket;
 }
 
-function tcpConnect(
+/**
+ * TCP to the target: its addresses (an IP literal is its own; a name goes through the
+ * Transport's resolver, with the DNS hooks), then Happy Eyeballs over them.
+ */
+async function tcpConnect(
   target: DialTarget,
-  timeout: number,
+  settings: DialSettings,
   signal: AbortSignal,
   closing: AbortSignal,
   trace: ClientTrace | null,
   result: DialResult,
   t0: number,
 ): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    let addr = `${target.hostname}:${target.port}`;
-    // connectStart fires once, after DNS for a name (Go's order: DNSStart, DNSDone,
-    // ConnectStart with the address dialed, ConnectDone); connectDone only if it did.
-    let connecting = false;
-    const connectStart = (a: string) => {
-      addr = a;
-      connecting = true;
-      trace?.connectStart?.("tcp", addr);
-    };
-    const connectDone = (err?: RoundtripError) => {
-      if (!connecting) return;
-      connecting = false;
-      if (err === undefined) trace?.connectDone?.("tcp", addr);
-      else trace?.connectDone?.("tcp", addr, err);
-    };
-    // Names go through our lookup, so timings.dnsDone is filled and the DNS hooks fire;
-    // IP literals are dialed as they are (no DNS hooks, as in Go).
-    const isName = isIP(target.hostname.replace(/%.*$/, "")) === 0;
-    const lookup = isName
-      ? (
-          hostname: string,
-          options: LookupOptions,
-          cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
-        ) => {
-          trace?.dnsStart?.({ host: hostname });
-          dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-            const list = (addresses ?? []).map((a) => a.address);
-            trace?.dnsDone?.(err ? { addresses: list, err } : { addresses: list });
-            result.dnsDone = performance.now() - t0;
-            if (err || addresses.length === 0) {
-              cb(err ?? Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" }), "");
-              return;
-            }
-            const first = addresses[0]!;
-            connectStart(
-              first.family === 6 ? `[${first.address}]:${target.port}` : `${first.address}:${target.port}`,
-            );
-            if (options.all) cb(null, addresses);
-            else cb(null, first.address, first.family);
-          });
-        }
-      : undefined;
-    if (!isName) connectStart(addr);
-    const socket = netConnect({
-      host: target.hostname,
-      port: target.port,
-      noDelay: true,
-      ...(lookup ? { lookup } : {}),
+  const deadline =
+    settings.dialTimeout > 0 ? performance.now() + settings.dialTimeout : Number.POSITIVE_INFINITY;
+  const family = isIP(target.hostname.replace(/%.*$/, ""));
+  // IP literals are dialed as they are (no DNS hooks, as in Go).
+  const addrs =
+    family !== 0
+      ? [{ address: target.hostname, family }]
+      : await resolveName(target, settings, signal, closing, trace, result, t0);
+  const socket = await dialParallel(addrs, {
+    port: target.port,
+    fallbackDelay: settings.fallbackDelay,
+    deadline,
+    signal,
+    trace,
+    connect: settings.connect ?? tcpAttempt,
+    toError: (cause, addr) => attemptError(cause, addr, target, settings, signal, closing),
+  });
+  result.connectDone = performance.now() - t0;
+  socket.setKeepAlive(true, 30_000);
+  return socket;
+}
+
+/** The name's addresses, with dnsStart/dnsDone (Go's order: before any connectStart). */
+async function resolveName(
+  target: DialTarget,
+  settings: DialSettings,
+  signal: AbortSignal,
+  closing: AbortSignal,
+  trace: ClientTrace | null,
+  result: DialResult,
+  t0: number,
+): Promise<LookupAddress[]> {
+  trace?.dnsStart?.({ host: target.hostname });
+  try {
+    // The lookup goes on for others who share it (coalesced); this dial stops waiting.
+    const r = await raceSignal(settings.resolver.resolve(target.hostname), signal, settings.dialTimeout);
+    trace?.dnsDone?.({ addresses: r.addresses.map((a) => a.address), coalesced: r.coalesced });
+    return r.addresses;
+  } catch (err) {
+    trace?.dnsDone?.({ addresses: [], err: err as Error, coalesced: false });
+    throw dialError(err, target, closing);
+  } finally {
+    result.dnsDone = performance.now() - t0;
+  }
+}
+
+/** What one connect attempt failed with, as trace.connectDone and the caller see it. */
+function attemptError(
+  cause: unknown,
+  addr: string,
+  target: DialTarget,
+  settings: DialSettings,
+  dialSignal: AbortSignal,
+  closing: AbortSignal,
+): RoundtripError {
+  if (cause instanceof RoundtripError) return cause;
+  if (closing.aborted)
+    return new RoundtripError("ERR_TRANSPORT_CLOSED", "transport closed while dialing", { cause });
+  const name = (cause as Error | undefined)?.name;
+  if (name === "TimeoutError") {
+    const msg = dialSignal.aborted
+      ? `dial ${addr} timed out after ${settings.dialTimeout} ms`
+      : `connect to ${addr} timed out (its share of dialTimeout; trying the next address)`;
+    return new RoundtripError("ERR_TIMEOUT", msg, { phase: "dial", cause });
+  }
+  if (name === "AbortError")
+    return new RoundtripError("ERR_CONNECT", `connect to ${addr} abandoned: ${(cause as Error).message}`, {
+      cause,
     });
-    const cleanup = () => {
-      signal.removeEventListener("abort", onAbort);
-      socket.off("connect", onConnect);
-      socket.off("error", onError);
-    };
-    const onConnect = () => {
-      cleanup();
-      result.connectDone = performance.now() - t0;
-      socket.setKeepAlive(true, 30_000);
-      connectDone();
-      resolve(socket);
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      socket.destroy();
-      const e = dialError(err, target, closing);
-      connectDone(e);
-      reject(e);
-    };
-    const onAbort = () => {
-      cleanup();
-      socket.destroy();
-      const e = closing.aborted
-        ? new RoundtripError("ERR_TRANSPORT_CLOSED", "transport closed while dialing")
-        : new RoundtripError("ERR_TIMEOUT", `dial ${addr} timed out after ${timeout} ms`, { phase: "dial" });
-      connectDone(e);
-      reject(e);
-    };
-    socket.once("connect", onConnect);
-    socket.once("error", onError);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const where = addr === hostPort(target.hostname, target.port) ? "" : `${addr}${code ? ": " : ""}`;
+  const detail = where === "" && !code ? "" : ` (${where}${code ?? ""})`;
+  return new RoundtripError("ERR_CONNECT", `cannot connect to ${target.hostname}:${target.port}${detail}`, {
+    cause,
   });
 }
 

@@ -61,6 +61,13 @@ export interface Carrier {
   abandon(ex: Exchange): void;
   /** Fails `ex` (an abort, a timer) and tears down what it used; the carrier knows the RetryHint. */
   fail(ex: Exchange, err: Error): void;
+  /** Body.saveTo's zero-copy path (see BodySource.spliceInto); absent where it cannot be (HTTP/2). */
+  spliceInto?(
+    ex: Exchange,
+    fd: number,
+    signal: AbortSignal | undefined,
+    writeQueued: () => Promise<void>,
+  ): Promise<number> | null;
 }
 
 /** A final response head, as either protocol reads it. */
@@ -112,6 +119,8 @@ export class Exchange implements BodySource {
   bodySkipped = false;
   /** A response byte (a 1xx included) arrived. */
   received = false;
+  /** Body.saveTo's splice(2) owns the connection's reads: backpressure pauses do not apply. */
+  splicing = false;
   /** Stops a sendfile in progress; set by the body writer while one runs. */
   abortFileSend: (() => void) | null = null;
   /** Wakes the body writer waiting for its sink to drain, so it sees writeStopped; set by it. */
@@ -145,10 +154,17 @@ export class Exchange implements BodySource {
   // ---- BodySource: what the response Body asks of its connection ---------------------
 
   pause(): void {
-    this.carrier?.pause(this, BODY_PAUSE);
+    if (!this.splicing) this.carrier?.pause(this, BODY_PAUSE);
   }
   resume(): void {
-    this.carrier?.resume(this, BODY_PAUSE);
+    if (!this.splicing) this.carrier?.resume(this, BODY_PAUSE);
+  }
+  spliceInto(
+    fd: number,
+    signal: AbortSignal | undefined,
+    writeQueued: () => Promise<void>,
+  ): Promise<number> | null {
+    return this.carrier?.spliceInto?.(this, fd, signal, writeQueued) ?? null;
   }
   /** For the decoder (decode.ts): its backpressure pauses reading too. */
   pauseReading(reason: number): void {

@@ -12,6 +12,7 @@ import type { ConnectionOptions } from "node:tls";
 import { RoundtripError } from "../errors.js";
 import { ACCEPT_ENCODING } from "./decode.js";
 import type { DialFunc, DialSettings } from "./dial.js";
+import { type DnsCacheOptions, type LookupFunction, Resolver } from "./dns-cache.js";
 import type { PreparedRequest } from "./prepared.js";
 import { type ProxyOption, parseProxyURL, proxyFromEnv, snapshotProxyEnv } from "./proxy.js";
 
@@ -68,6 +69,20 @@ export interface TransportOptions {
   tls?: ConnectionOptions;
   /** Replaces TCP dialing; dialTimeout still bounds it through its signal. */
   dial?: DialFunc;
+  /**
+   * Happy Eyeballs: ms after which the other address family is dialed while the first
+   * attempt goes on (Go's Dialer.FallbackDelay); 0 = the default; negative = every address
+   * in order, one at a time. Default 300. Not used by a custom `dial`. See docs/transport.md.
+   */
+  fallbackDelay?: number;
+  /**
+   * Cache name lookups: true, or { maxTTL (ms, default 30 000), maxEntries (default 1000, LRU) }.
+   * dns.lookup gives no TTLs, so an answer lives maxTTL (shorter if `lookup` gives ttl).
+   * Failures are not cached. Default false, as Go. See docs/transport.md.
+   */
+  dnsCache?: boolean | DnsCacheOptions;
+  /** Replaces dns.lookup for dialing (and for a proxy's name); called with { all: true }. Default dns.lookup. */
+  lookup?: LookupFunction;
   /** Default User-Agent; a request's own header wins, an empty value sends none. Default `roundtrip/<version>`. */
   userAgent?: string;
   /**
@@ -107,6 +122,7 @@ export const DEFAULTS = {
   expectContinueTimeout: 1_000,
   tlsHandshakeTimeout: 10_000,
   dialTimeout: 30_000,
+  fallbackDelay: 300,
   disableKeepAlives: false,
   disableCompression: false,
   maxResponseHeaderBytes: 1 << 20,
@@ -129,6 +145,9 @@ const OPTION_NAMES: Record<keyof TransportOptions, true> = {
   maxResponseHeaderBytes: true,
   tls: true,
   dial: true,
+  fallbackDelay: true,
+  dnsCache: true,
+  lookup: true,
   userAgent: true,
   proxy: true,
   proxyConnectHeaders: true,
@@ -143,7 +162,12 @@ export function optionNames(): string[] {
 
 /** Options with their defaults applied, as `transport.options` shows them. */
 export type ResolvedOptions = Readonly<
-  Required<Omit<TransportOptions, "dial" | "tls" | "callSites" | "proxy" | "proxyConnectHeaders">>
+  Required<
+    Omit<
+      TransportOptions,
+      "dial" | "tls" | "callSites" | "proxy" | "proxyConnectHeaders" | "dnsCache" | "lookup"
+    >
+  >
 > & {
   dial: DialFunc | undefined;
   tls: ConnectionOptions;
@@ -206,6 +230,7 @@ export function resolveOptions(options: TransportOptions): TransportSettings {
     expectContinueTimeout: options.expectContinueTimeout ?? DEFAULTS.expectContinueTimeout,
     tlsHandshakeTimeout: options.tlsHandshakeTimeout ?? DEFAULTS.tlsHandshakeTimeout,
     dialTimeout: options.dialTimeout ?? DEFAULTS.dialTimeout,
+    fallbackDelay: options.fallbackDelay ?? DEFAULTS.fallbackDelay,
     disableKeepAlives: options.disableKeepAlives ?? DEFAULTS.disableKeepAlives,
     disableCompression: options.disableCompression ?? DEFAULTS.disableCompression,
     maxResponseHeaderBytes: options.maxResponseHeaderBytes ?? DEFAULTS.maxResponseHeaderBytes,
@@ -219,6 +244,8 @@ export function resolveOptions(options: TransportOptions): TransportSettings {
     if (!Number.isFinite(v) || v < 0)
       throw new RoundtripError("ERR_INVALID_REQUEST", `Transport option ${k} must be a number ≥ 0`);
   }
+  if (!Number.isFinite(o.fallbackDelay))
+    throw new RoundtripError("ERR_INVALID_REQUEST", "Transport option fallbackDelay must be a number");
 
   const proxyOption = options.proxy === undefined ? "env" : options.proxy;
   let proxy: TransportSettings["proxy"];
@@ -254,6 +281,8 @@ export function resolveOptions(options: TransportOptions): TransportSettings {
     dial: {
       dial: o.dial,
       dialTimeout: o.dialTimeout,
+      fallbackDelay: o.fallbackDelay,
+      resolver: new Resolver(options.lookup, options.dnsCache),
       tlsHandshakeTimeout: o.tlsHandshakeTimeout,
       tls: o.tls,
       alpn: o.allowHTTP2 ? ["h2", "http/1.1"] : ["http/1.1"],

@@ -18,7 +18,9 @@ export interface ClientTrace {
    */
   putIdleConn?(err: Error | null): void;
   dnsStart?(info: { host: string }): void;
-  dnsDone?(info: { addresses: string[]; err?: Error }): void;
+  /** coalesced: the answer was shared with a lookup of the same name in flight (Go's DNSDoneInfo.Coalesced). */
+  dnsDone?(info: { addresses: string[]; err?: Error; coalesced: boolean }): void;
+  /** Once per address tried (Happy Eyeballs may try several, two at a time), as in Go. */
   connectStart?(network: string, addr: string): void;
   connectDone?(network: string, addr: string, err?: Error): void;
   tlsHandshakeStart?(): void;

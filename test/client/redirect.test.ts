@@ -23,7 +23,9 @@ import {
   RoundtripError,
   type TransportRequest,
 } from "../../src/index.js";
+import { MockTransport } from "../../src/testing/index.js";
 import { assertNoLeaks, readRequest, rejectsWith, tcpHandles, waitFor } from "../helpers.js";
+import { noSockets } from "../testing/sockets.js";
 import {
   closeLeftovers,
   fakeDNS,
@@ -154,24 +156,42 @@ test("default maxRedirects is 10: ten are followed, the eleventh is ERR_TOO_MANY
   await assertNoLeaks(t, base);
 });
 
-test("a custom maxRedirects, and 0 meaning no redirect is followed", async () => {
-  const base = tcpHandles();
-  const peer = await chain(3);
-  const t = newTransport();
-  const two = new Client({ transport: t, maxRedirects: 2 });
-  await rejectsWith(two.get(peer.url), "ERR_TOO_MANY_REDIRECTS").then((e) =>
+/** The chain of redirects as interceptors: /?n=k redirects to /?n=k+1 up to `last`, which answers. */
+function mockedChain(last: number): MockTransport {
+  const mock = new MockTransport();
+  mock
+    .intercept({ origin: ORIGIN, path: "/" })
+    .reply(302, "moved", { headers: { location: "/?n=1" } })
+    .persist();
+  for (let n = 1; n < last; n++) {
+    mock
+      .intercept({ origin: ORIGIN, path: "/", query: { n } })
+      .reply(302, "moved", { headers: { location: `/?n=${n + 1}` } })
+      .persist();
+  }
+  mock
+    .intercept({ origin: ORIGIN, path: "/", query: { n: last } })
+    .reply(200, `n=${last}`)
+    .persist();
+  return mock;
+}
+const ORIGIN = "http://chain.test";
+
+test("a custom maxRedirects, and 0 meaning no redirect is followed", async (t) => {
+  noSockets(t);
+  const mock = mockedChain(3);
+  const two = new Client({ transport: mock, maxRedirects: 2 });
+  await rejectsWith(two.get(ORIGIN), "ERR_TOO_MANY_REDIRECTS").then((e) =>
     assert.match(e.message, /stopped after 2 redirects$/),
   );
-  const three = new Client({ transport: t, maxRedirects: 3 });
-  assert.equal(await (await three.get(peer.url)).text(), "n=3");
-  const none = new Client({ transport: t, maxRedirects: 0 });
-  const before = peer.seen.length;
-  await rejectsWith(none.get(peer.url), "ERR_TOO_MANY_REDIRECTS").then((e) =>
+  const three = new Client({ transport: mock, maxRedirects: 3 });
+  assert.equal(await (await three.get(ORIGIN)).text(), "n=3");
+  const none = new Client({ transport: mock, maxRedirects: 0 });
+  const before = mock.calls.length;
+  await rejectsWith(none.get(ORIGIN), "ERR_TOO_MANY_REDIRECTS").then((e) =>
     assert.match(e.message, /stopped after 0 redirects$/),
   );
-  assert.equal(peer.seen.length, before + 1);
-  await peer.close();
-  await assertNoLeaks(t, base);
+  assert.equal(mock.calls.length, before + 1);
 });
 
 // ---- methods and bodies per status --------------------------------------------------
@@ -550,24 +570,28 @@ test("checkRedirect throwing fails with ERR_REDIRECT, the thrown error as cause,
   await assertNoLeaks(t, base);
 });
 
-test("checkRedirect sees the next request and the chain so far (via), oldest first", async () => {
-  const base = tcpHandles();
-  const peer = await recordingServer((req, res) => {
-    if (req.url === "/a") redirect(res, 301, "/b");
-    else if (req.url === "/b") redirect(res, 307, "/c");
-    else if (req.url === "/c") redirect(res, 303, "/d");
-    else res.end("done");
+test("checkRedirect sees the next request and the chain so far (via), oldest first", async (t) => {
+  noSockets(t);
+  const api = "http://via.test";
+  const mock = new MockTransport();
+  const moved = (status: number, to: string) => ({
+    status,
+    body: "moved",
+    headers: { location: to, "content-type": "text/plain" },
   });
-  const t = newTransport();
+  mock.intercept({ origin: api, path: "/a", method: "POST" }).reply(() => moved(301, "/b"));
+  mock.intercept({ origin: api, path: "/b" }).reply(() => moved(307, "/c"));
+  mock.intercept({ origin: api, path: "/c" }).reply(() => moved(303, "/d"));
+  mock.intercept({ origin: api, path: "/d" }).reply(200, "done");
   const seen: Array<{ req: RedirectRequest; via: RedirectRequest[] }> = [];
   const c = new Client({
-    transport: t,
+    transport: mock,
     checkRedirect: (req, via) => {
       seen.push({ req, via });
       if (req.url.pathname === "/d") req.headers.set("X-Added-By-Check", "yes");
     },
   });
-  const res = await c.post(`${peer.url}/a`, { body: "b", headers: { "X-Trace": "t" } });
+  const res = await c.post(`${api}/a`, { body: "b", headers: { "X-Trace": "t" } });
   assert.equal(await res.text(), "done");
   assert.equal(seen.length, 3);
   const describe = (r: RedirectRequest) => `${r.method} ${r.url.pathname} ${r.response?.status ?? "-"}`;
@@ -584,12 +608,11 @@ test("checkRedirect sees the next request and the chain so far (via), oldest fir
   assert.equal(seen[0]!.via[0]!.headers.get("x-trace"), "t");
   assert.equal(seen[0]!.req.response!.headers.get("location"), "/b");
   assert.equal(
-    peer.seen[3]!.headers["x-added-by-check"],
+    mock.calls[3]!.headers.get("x-added-by-check"),
     "yes",
     "checkRedirect may edit the next request's headers",
   );
-  await peer.close();
-  await assertNoLeaks(t, base);
+  mock.assertNoPendingInterceptors();
 });
 
 // ---- headers across hosts ------------------------------------------------------------

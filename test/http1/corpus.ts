@@ -30,6 +30,12 @@ export interface ErrorExpectation {
   error: ErrorCode;
   /** A piece of the message naming the rule that was broken. */
   rule: string;
+  /**
+   * Offset of the first byte that no valid response could have there: the bytes before
+   * it must parse without an error, and that byte must bring the error (no waiting for a
+   * line end or the end of the head).
+   */
+  badAt?: number;
 }
 
 export interface Case {
@@ -44,7 +50,11 @@ export interface Case {
   expect: OkExpectation | ErrorExpectation;
 }
 
-const bad = (rule: string): ErrorExpectation => ({ error: "ERR_BAD_RESPONSE", rule });
+const bad = (rule: string, badAt?: number): ErrorExpectation =>
+  badAt === undefined ? { error: "ERR_BAD_RESPONSE", rule } : { error: "ERR_BAD_RESPONSE", rule, badAt };
+
+/** The offset just past `prefix`: where the byte after it stands. */
+const after = (prefix: string): number => prefix.length;
 
 /** A head of exactly `size` bytes: status line, Content-Length: 0, and an X-Pad field. */
 export function headOfSize(size: number, statusLine = "HTTP/1.1 200 OK"): string {
@@ -111,20 +121,40 @@ export const corpus: Case[] = [
   {
     name: "NUL in the reason phrase",
     raw: "HTTP/1.1 200 O\x00K\r\nContent-Length: 0\r\n\r\n",
-    expect: bad("control byte in reason phrase"),
+    expect: bad("control byte in reason phrase", after("HTTP/1.1 200 O")),
   },
   {
+    // The CR may only be judged with the byte after it.
     name: "bare CR in the status line",
     raw: "HTTP/1.1 200 O\rK\r\nContent-Length: 0\r\n\r\n",
-    expect: bad("bare CR"),
+    expect: bad("bare CR", after("HTTP/1.1 200 O\r")),
   },
-  { name: "HTTP/2.0 version", raw: "HTTP/2.0 200 OK\r\n\r\n", expect: bad("does not start with HTTP/1.") },
   {
-    // RFC 9110 §2.5 lets a recipient treat a higher minor version as its own; there is
-    // no HTTP/1.2 in the world, so a strict client refuses it rather than guess.
-    name: "HTTP/1.2 version",
-    raw: "HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n",
-    expect: bad("unsupported HTTP version"),
+    name: "HTTP/2.0 version",
+    raw: "HTTP/2.0 200 OK\r\n\r\n",
+    expect: bad("does not start with HTTP/1.", after("HTTP/")),
+  },
+  {
+    name: "HTTP/3.0 version: the major version is named",
+    raw: "HTTP/3.0 200 OK\r\n\r\n",
+    expect: bad("HTTP major version 3 is not supported", after("HTTP/")),
+  },
+  {
+    // RFC 9110 §2.5: a recipient SHOULD process a higher minor version as the highest
+    // minor version within that major that it implements.
+    name: "HTTP/1.2 is processed as HTTP/1.1 (RFC 9110 §2.5)",
+    raw: "HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    expect: { head: { version: "1.1", status: 200, keepAlive: true, framing: "length" }, body: "ok" },
+  },
+  {
+    name: "HTTP/1.9 is processed as HTTP/1.1: chunked framing and Connection: close apply",
+    raw: "HTTP/1.9 200 OK\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    expect: { head: { version: "1.1", framing: "chunked", keepAlive: false }, body: "ok" },
+  },
+  {
+    name: "HTTP/1.x: the minor version is not a digit",
+    raw: "HTTP/1.x 200 OK\r\nContent-Length: 0\r\n\r\n",
+    expect: bad("unsupported HTTP version", after("HTTP/1.")),
   },
   {
     // RFC 9112 §2.3: HTTP-name is case-sensitive.
@@ -178,23 +208,121 @@ export const corpus: Case[] = [
     raw: "\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
     expect: bad("empty line where the status line belongs"),
   },
-  { name: "not HTTP at all", raw: "SSH-2.0-OpenSSH_9.6\r\n\r\n", expect: bad("does not start with HTTP/1.") },
+  {
+    name: "not HTTP at all",
+    raw: "SSH-2.0-OpenSSH_9.6\r\n\r\n",
+    expect: bad("does not start with HTTP/1.", 0),
+  },
   {
     name: "LF-only line endings",
     raw: "HTTP/1.1 200 OK\nContent-Length: 0\n\n",
-    expect: bad("bare LF"),
+    expect: bad("bare LF", after("HTTP/1.1 200 OK")),
+  },
+
+  // ---------------------------------------------------------------- refused at the first bad byte
+  // A peer that is not speaking HTTP/1 (or speaks it wrongly) and then holds the
+  // connection open must be refused when the bad byte arrives: the bytes after it in
+  // these cases, often no line end at all, are never needed.
+  {
+    name: "TLS handshake record where the status line belongs (a TLS server on an http:// URL)",
+    raw: "\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03",
+    expect: bad("a TLS record (first byte 0x16)", 0),
+  },
+  {
+    name: "TLS alert record where the status line belongs",
+    raw: "\x15\x03\x01\x00\x02\x02\x46",
+    expect: bad("the server speaks TLS", 0),
+  },
+  { name: "NUL as the first byte", raw: "\x00\x00\x00\x00", expect: bad("does not start with HTTP/1.", 0) },
+  {
+    name: "an HTML page instead of a response, no line end",
+    raw: "<!DOCTYPE html><html><body>hello",
+    expect: bad("does not start with HTTP/1.", 0),
+  },
+  {
+    name: "a prefix of HTTP/ that goes wrong (NUL at the third byte)",
+    raw: "HT\x00P/1.1 200 OK",
+    expect: bad("does not start with HTTP/1.", after("HT")),
+  },
+  {
+    name: "a request line where the status line belongs",
+    raw: "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    expect: bad("does not start with HTTP/1.", 0),
+  },
+  {
+    name: "status code with a letter, the line never ending",
+    raw: "HTTP/1.1 2x",
+    expect: bad("status code is not three digits", after("HTTP/1.1 2")),
+  },
+  {
+    name: "NUL in the reason phrase, the line never ending",
+    raw: "HTTP/1.1 200 \x00",
+    expect: bad("control byte in reason phrase", after("HTTP/1.1 200 ")),
+  },
+  {
+    name: "obs-fold line that never ends",
+    raw: "HTTP/1.1 200 OK\r\nX-A: 1\r\n more",
+    expect: bad("obs-fold", after("HTTP/1.1 200 OK\r\nX-A: 1\r\n")),
+  },
+  {
+    name: "NUL in a field value, the line never ending",
+    raw: "HTTP/1.1 200 OK\r\nX: a\x00bcd",
+    expect: bad("control byte in header field value", after("HTTP/1.1 200 OK\r\nX: a")),
+  },
+  {
+    name: "NUL in a field name, the line never ending",
+    raw: "HTTP/1.1 200 OK\r\nX\x00Y: 1",
+    expect: bad("invalid byte in header field name", after("HTTP/1.1 200 OK\r\nX")),
+  },
+  {
+    name: "NUL starting a field line",
+    raw: "HTTP/1.1 200 OK\r\n\x00",
+    expect: bad("header field name is empty or not a token", after("HTTP/1.1 200 OK\r\n")),
+  },
+  {
+    name: "a second status line where a field belongs",
+    raw: "HTTP/1.1 200 OK\r\nHTTP/1.1 200 OK\r\n\r\n",
+    expect: bad("invalid byte in header field name", after("HTTP/1.1 200 OK\r\nHTTP")),
+  },
+  {
+    name: "bare CR in a field value: refused at the byte after the CR",
+    raw: "HTTP/1.1 200 OK\r\nX: a\rbcd",
+    expect: bad("bare CR", after("HTTP/1.1 200 OK\r\nX: a\r")),
+  },
+  {
+    name: "bare CR where the empty line belongs",
+    raw: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\rX",
+    expect: bad("bare CR", after("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r")),
+  },
+  {
+    name: "an earlier defect wins over a later one in the same read (NUL before a bare LF)",
+    raw: "HTTP/1.1 200 OK\r\nX: \x00\r\nY: a\nZ: 1\r\n\r\n",
+    expect: bad("control byte in header field value", after("HTTP/1.1 200 OK\r\nX: ")),
+  },
+  {
+    name: "in trailers too: NUL in a value, the line never ending",
+    raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: \x00",
+    expect: bad(
+      "control byte in header field value",
+      after("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: "),
+    ),
+  },
+  {
+    name: "obs-fold in trailers, the line never ending",
+    raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n\t",
+    expect: bad("obs-fold", after("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n")),
   },
 
   // ---------------------------------------------------------------- fields (RFC 9112 §5)
   {
     name: "obs-fold with SP",
     raw: "HTTP/1.1 200 OK\r\nX-A: 1\r\n 2\r\nContent-Length: 0\r\n\r\n",
-    expect: bad("obs-fold"),
+    expect: bad("obs-fold", after("HTTP/1.1 200 OK\r\nX-A: 1\r\n")),
   },
   {
     name: "obs-fold with HTAB",
     raw: "HTTP/1.1 200 OK\r\nX-A: 1\r\n\t2\r\nContent-Length: 0\r\n\r\n",
-    expect: bad("obs-fold"),
+    expect: bad("obs-fold", after("HTTP/1.1 200 OK\r\nX-A: 1\r\n")),
   },
   {
     // RFC 9112 §2.2: whitespace between the start-line and the first field is rejected.
@@ -206,7 +334,7 @@ export const corpus: Case[] = [
     // RFC 9112 §5.1: a server MUST reject it; a client does the same rather than guess.
     name: "SP before the colon",
     raw: "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello",
-    expect: bad("whitespace before the colon"),
+    expect: bad("whitespace before the colon", after("HTTP/1.1 200 OK\r\nContent-Length")),
   },
   {
     name: "HTAB before the colon",
@@ -507,7 +635,116 @@ export const corpus: Case[] = [
   {
     name: "control byte in a chunk extension",
     raw: `${CHUNKED}5;a=\x01\r\nhello\r\n0\r\n\r\n`,
-    expect: bad("control byte in chunk extension"),
+    expect: bad("control byte in chunk extension", after(`${CHUNKED}5;a=`)),
+  },
+
+  // ---------------------------------------------------------------- chunk extensions (RFC 9112 §7.1.1)
+  // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+  // chunk-ext-name = token, chunk-ext-val = token / quoted-string. llhttp refuses the
+  // same malformed extensions (and BWS too, which the RFC allows and so do we).
+  {
+    name: "chunk extensions: BWS around ; and =, quoted values with quoted-pairs and obs-text",
+    raw: `${CHUNKED}2 ; a = b ;c\t=\t"x\\"y;z" ; d\r\nok\r\n1;q="\xe9\\\xff";e=""\r\n!\r\n0;last\r\n\r\n`,
+    expect: { head: { framing: "chunked" }, body: "ok!" },
+  },
+  {
+    name: "chunk extension: ; with no name (2;)",
+    raw: `${CHUNKED}2;\r\nok\r\n0\r\n\r\n`,
+    expect: bad('chunk extension without a name after ";"', after(`${CHUNKED}2;`)),
+  },
+  {
+    name: "chunk extension: ; and BWS with no name (2; )",
+    raw: `${CHUNKED}2; \r\nok\r\n0\r\n\r\n`,
+    expect: bad('chunk extension without a name after ";"', after(`${CHUNKED}2; `)),
+  },
+  {
+    name: "chunk extension: a trailing ; after a valid one",
+    raw: `${CHUNKED}2;a=b;\r\nok\r\n0\r\n\r\n`,
+    expect: bad('chunk extension without a name after ";"', after(`${CHUNKED}2;a=b;`)),
+  },
+  {
+    name: "chunk extension: name is not a token (=b)",
+    raw: `${CHUNKED}2;=b\r\nok\r\n0\r\n\r\n`,
+    expect: bad("chunk extension name is not a token", after(`${CHUNKED}2;`)),
+  },
+  {
+    name: "chunk extension: obs-text in the name",
+    raw: `${CHUNKED}2;\xe9=b\r\nok\r\n0\r\n\r\n`,
+    expect: bad("chunk extension name is not a token", after(`${CHUNKED}2;`)),
+  },
+  {
+    name: "chunk extension: a quoted name",
+    raw: `${CHUNKED}2;a"b"\r\nok\r\n0\r\n\r\n`,
+    expect: bad("chunk extension name is not a token", after(`${CHUNKED}2;a`)),
+  },
+  {
+    name: "chunk extension: = with no value",
+    raw: `${CHUNKED}2;a=\r\nok\r\n0\r\n\r\n`,
+    expect: bad('chunk extension without a value after "="', after(`${CHUNKED}2;a=`)),
+  },
+  {
+    name: "chunk extension: = and BWS with no value",
+    raw: `${CHUNKED}2;a= \r\nok\r\n0\r\n\r\n`,
+    expect: bad('chunk extension without a value after "="', after(`${CHUNKED}2;a= `)),
+  },
+  {
+    name: "chunk extension: unterminated quoted-string",
+    raw: `${CHUNKED}2;a="ok\r\nok\r\n0\r\n\r\n`,
+    expect: bad("unterminated quoted-string in chunk extension", after(`${CHUNKED}2;a="ok`)),
+  },
+  {
+    name: "chunk extension: quoted-string cut after a backslash",
+    raw: `${CHUNKED}2;a="ok\\\r\nok\r\n0\r\n\r\n`,
+    expect: bad("unterminated quoted-string in chunk extension", after(`${CHUNKED}2;a="ok\\`)),
+  },
+  {
+    name: "chunk extension: control byte in a quoted-string",
+    raw: `${CHUNKED}2;a="o\x01k"\r\nok\r\n0\r\n\r\n`,
+    expect: bad("control byte in chunk extension", after(`${CHUNKED}2;a="o`)),
+  },
+  {
+    name: "chunk extension: control byte after a backslash",
+    raw: `${CHUNKED}2;a="o\\\x00"\r\nok\r\n0\r\n\r\n`,
+    expect: bad("control byte in chunk extension", after(`${CHUNKED}2;a="o\\`)),
+  },
+  {
+    name: "chunk extension: bytes after the closing quote",
+    raw: `${CHUNKED}2;a="x"y\r\nok\r\n0\r\n\r\n`,
+    expect: bad("chunk extension value is not a token or a quoted-string", after(`${CHUNKED}2;a="x"`)),
+  },
+  {
+    name: "chunk extension: value is not a token",
+    raw: `${CHUNKED}2;a=b/c\r\nok\r\n0\r\n\r\n`,
+    expect: bad("chunk extension value is not a token or a quoted-string", after(`${CHUNKED}2;a=b`)),
+  },
+  {
+    name: "chunk extension: two names separated by whitespace",
+    raw: `${CHUNKED}2;a b\r\nok\r\n0\r\n\r\n`,
+    expect: bad(
+      'whitespace after a chunk extension name not followed by "=" or ";"',
+      after(`${CHUNKED}2;a `),
+    ),
+  },
+  {
+    name: "chunk extension: two values separated by whitespace",
+    raw: `${CHUNKED}2;a=b c\r\nok\r\n0\r\n\r\n`,
+    expect: bad('whitespace after a chunk extension value not followed by ";"', after(`${CHUNKED}2;a=b `)),
+  },
+  {
+    // The grammar has BWS only before ";" and around "=": none before the CRLF.
+    name: "chunk extension: whitespace before the CRLF",
+    raw: `${CHUNKED}2;a=b \r\nok\r\n0\r\n\r\n`,
+    expect: bad("whitespace at the end of a chunk extension", after(`${CHUNKED}2;a=b `)),
+  },
+  {
+    name: "chunk extension on the last chunk: no name",
+    raw: `${CHUNKED}0;\r\n\r\n`,
+    expect: bad('chunk extension without a name after ";"', after(`${CHUNKED}0;`)),
+  },
+  {
+    name: "chunk extension on the last chunk: unterminated quoted-string",
+    raw: `${CHUNKED}0;a="\r\n\r\n`,
+    expect: bad("unterminated quoted-string in chunk extension", after(`${CHUNKED}0;a="`)),
   },
   {
     name: "chunk data longer than its size (missing CRLF)",
@@ -522,7 +759,7 @@ export const corpus: Case[] = [
   {
     name: "chunk-size line too long",
     raw: `${CHUNKED}5;${"e".repeat(4100)}\r\nhello\r\n0\r\n\r\n`,
-    expect: bad("chunk-size line too long"),
+    expect: bad("chunk-size line too long", CHUNKED.length + 4096),
   },
   {
     name: "trailers",

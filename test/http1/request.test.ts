@@ -163,16 +163,6 @@ describe("request target and Host (url.ts)", () => {
       absolute: "http://xn--bcher-kva.example/%C3%A4%20b?q=1%202",
       authority: "xn--bcher-kva.example:80",
     },
-    {
-      url: "foo://h:99/x",
-      host: "h:99",
-      hostname: "h",
-      port: 99,
-      hostPort: "h:99",
-      origin: "/x",
-      absolute: "foo://h:99/x",
-      authority: "h:99",
-    },
   ];
   for (const c of cases) {
     test(c.url, () => {
@@ -196,8 +186,6 @@ describe("request target and Host (url.ts)", () => {
     ["malformed zone escape", "http://[fe80::1%25eth%]/"],
     ["CR LF in the zone", "http://[fe80::1%25%0d%0a]/"],
     ["empty zone", "http://[fe80::1%25]/"],
-    ["no host", "file:///etc/passwd"],
-    ["no port and no default", "foo://h/"],
     ["port 0", "http://h:0/"],
     ["port out of range", "http://h:65536/"],
     ["port not digits", "http://h:8x/"],
@@ -210,11 +198,30 @@ describe("request target and Host (url.ts)", () => {
     });
   }
 
+  test("an unsupported scheme says so, naming it and the supported ones", () => {
+    // It used to say "URL has no port" for ftp://, and let foo://h:99/ through.
+    for (const [url, scheme] of [
+      ["ftp://example.com/file", "ftp"],
+      ["FTP://example.com:21/", "ftp"],
+      ["foo://h:99/x", "foo"],
+      ["ws://h/socket", "ws"],
+      ["file:///etc/passwd", "file"],
+      ["mailto:someone@example.com", "mailto"],
+      ["data:text/plain,hi", "data"],
+    ]) {
+      const message = rejects(() => parseRequestURL(url!), "ERR_INVALID_REQUEST");
+      assert.ok(message.includes(`unsupported URL scheme "${scheme}"`), message);
+      assert.ok(message.includes("supported are http and https"), message);
+      assert.doesNotMatch(message, /\bport\b/);
+    }
+  });
+
   test("error messages never carry the password, even for a URL that does not parse", () => {
     for (const url of [
       "http://user:s3cret@h:99999/",
       "http://user:s3cret@h/a\nb",
       "http://user:s3cret@[fe80::1%25%]/",
+      "ftp://user:s3cret@h/",
     ]) {
       const message = rejects(() => parseRequestURL(url), "ERR_INVALID_REQUEST");
       assert.ok(!message.includes("s3cret"), message);
@@ -422,8 +429,23 @@ describe("serializeHead", () => {
     test("validateMethod", () => {
       for (const m of ["GET", "M-SEARCH", "PROPFIND", "x!#$%&'*+-.^_`|~1"])
         assert.equal(validateMethod(m), m);
+      // Non-standard methods go as given, whatever their case.
+      for (const m of ["propfind", "Purge", "m-search", "gets", "POSTS"]) assert.equal(validateMethod(m), m);
       for (const m of ["", "GET ", "G\tT", "GET\r\n", "ĞET", "(GET)", 42]) {
         rejects(() => validateMethod(m as string), "ERR_INVALID_REQUEST");
+      }
+    });
+
+    test("standard methods are upper-cased when they match case-insensitively (as got, axios and fetch do)", () => {
+      const standard = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+      for (const m of standard) {
+        for (const given of [
+          m.toLowerCase(),
+          m[0] + m.slice(1).toLowerCase(),
+          m.toLowerCase().replace(/.$/, (c) => c.toUpperCase()),
+        ]) {
+          assert.equal(validateMethod(given), m, given);
+        }
       }
     });
 

@@ -71,7 +71,20 @@ const ows = fc.constantFrom("", "", " ", "\t", "  ", " \t ");
 
 const field: fc.Arbitrary<Field> = fc.tuple(fieldName, fieldValue);
 
-const chunkExt = fc.constantFrom("", "", ";a", ";a=b", ' ;x="q s"', "\t;k=v;flag", ";\xe9=\xff");
+/**
+ * Valid chunk extensions (RFC 9112 §7.1.1): BWS around ";" and "=", token and quoted
+ * values, quoted-pairs, obs-text inside a quoted-string (a name is a token, never obs-text).
+ */
+const chunkExt = fc.constantFrom(
+  "",
+  "",
+  ";a",
+  ";a=b",
+  ' ;x="q s"',
+  "\t;k=v;flag",
+  ';q="\xe9\\\xff"',
+  ' ; a = b ;c\t=\t"\\""',
+);
 
 export const responseModel: fc.Arbitrary<ResponseModel> = fc
   .record({

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { RoundtripError } from "../../src/errors.js";
 import { ResponseParser, State } from "../../src/http1/response-parser.js";
 import { type Case, corpus, type ErrorExpectation, type OkExpectation } from "./corpus.js";
 import { bytes, describeMode, modes, type Outcome, pieces, type RecordedHead, run } from "./harness.js";
@@ -71,6 +72,13 @@ describe("response parser corpus", () => {
       };
       const whole = run([raw], opts);
       checkExpectation(c, whole);
+      if ("error" in c.expect && c.expect.badAt !== undefined) {
+        // The verdict comes with the first bad byte: not before it, not later.
+        const at = c.expect.badAt;
+        const upTo = { ...opts, eof: false };
+        assert.equal(run([raw.subarray(0, at)], upTo).error, null, `no error before byte ${at}`);
+        assert.deepEqual(run([raw.subarray(0, at + 1)], upTo).error, whole.error, `error at byte ${at}`);
+      }
       for (const mode of modes(raw.length)) {
         const out = run(pieces(raw, mode), opts);
         assert.deepEqual(out, whole, `${c.name}: ${describeMode(mode)} differs from whole`);
@@ -143,6 +151,87 @@ describe("response parser API", () => {
     const ms = performance.now() - t0;
     assert.equal(p.state, State.DONE);
     assert.ok(ms < 5000, `${Math.round(ms)} ms`);
+  });
+
+  /** Feeds a chunked response's head, then `chunk` up to `times` times, then the last chunk. */
+  function feedChunks(
+    chunk: string,
+    times: number,
+  ): { error: RoundtripError | null; fed: number; body: number } {
+    let body = 0;
+    const onData = (c: Buffer): void => {
+      body += c.length;
+    };
+    const p = new ResponseParser({ ...noop, onData }, 1024);
+    p.reset(false);
+    const piece = bytes(chunk);
+    let fed = 0;
+    try {
+      p.execute(bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
+      for (; fed < times; fed++) p.execute(piece);
+      p.execute(bytes("0\r\n\r\n"));
+      assert.equal(p.state, State.DONE);
+    } catch (err) {
+      if (!(err instanceof RoundtripError)) throw err;
+      return { error: err, fed, body };
+    }
+    return { error: null, fed, body };
+  }
+
+  test("tiny chunks padded with extensions are refused within 16 KiB of overhead (Go TestChunkReaderTooMuchOverhead, CVE-2023-39326)", () => {
+    // 100 bytes of extension for each byte of data, up to 2^20 times (100 MiB) as Go's test.
+    const { error, fed } = feedChunks(`1;${"a".repeat(100)}\r\nX\r\n`, 1 << 20);
+    assert.equal(error?.code, "ERR_BAD_RESPONSE");
+    assert.match(error!.message, /too much non-data/);
+    // 86 bytes over the fair share per chunk: refused once 16 KiB have piled up.
+    assert.equal(fed, Math.floor(16384 / 86));
+  });
+
+  test("16 MB of extensions around 4 KB of data is refused after a few chunks", () => {
+    // Each line as long as a chunk-size line may be; 4096 such chunks would be 16 MB.
+    const { error, fed } = feedChunks(`1;${"e".repeat(4090)}\r\nX\r\n`, 4096);
+    assert.equal(error?.code, "ERR_BAD_RESPONSE");
+    assert.match(error!.message, /too much non-data/);
+    // 4076 bytes over the fair share per chunk: the fifth line crosses 16 KiB.
+    assert.equal(fed, 4);
+  });
+
+  test("leading zeros padding tiny chunks count as overhead too", () => {
+    const { error, fed } = feedChunks(`${"0".repeat(4000)}1\r\nX\r\n`, 4096);
+    assert.match(error?.message ?? "", /too much non-data/);
+    assert.ok(fed < 5, `${fed} chunks read`);
+  });
+
+  test("one-byte chunks are not overhead (Go TestChunkReaderByteAtATime)", () => {
+    const { error, body } = feedChunks("1\r\nX\r\n", 1 << 17);
+    assert.equal(error, null);
+    assert.equal(body, 1 << 17);
+  });
+
+  test("an extension up to twice its chunk's data is free, however many chunks", () => {
+    const { error, body } = feedChunks(`40;k=${"v".repeat(2 * 64 + 16 - 8)}\r\n${"d".repeat(64)}\r\n`, 5000);
+    assert.equal(error, null);
+    assert.equal(body, 64 * 5000);
+  });
+
+  test("a large chunk pays back earlier overhead (Go's leaky bucket)", () => {
+    // 15 KiB of excess, a 64 KiB chunk that clears it, then 15 KiB more: never over 16 KiB.
+    const padded = `1;${"a".repeat(100)}\r\nX\r\n`;
+    const big = `10000\r\n${"b".repeat(0x10000)}\r\n`;
+    const { error } = feedChunks(padded.repeat(180) + big + padded.repeat(180), 1);
+    assert.equal(error, null);
+  });
+
+  test("chunk overhead is counted per response: reset() starts afresh", () => {
+    const p = new ResponseParser(noop, 1024);
+    const msg = bytes(
+      `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${`1;${"a".repeat(100)}\r\nX\r\n`.repeat(180)}0\r\n\r\n`,
+    );
+    for (let k = 0; k < 3; k++) {
+      p.reset(false);
+      assert.equal(p.execute(msg), msg.length);
+      assert.equal(p.state, State.DONE);
+    }
   });
 
   test("finish() after completion or upgrade is a no-op", () => {

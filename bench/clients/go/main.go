@@ -5,6 +5,8 @@
 //	go-client upload    <url> <file>   PUT the file (net/http sends an *os.File body with sendfile)
 //	go-client multipart <url> <file>   POST it as a multipart/form-data file part (mime/multipart
 //	                                   through an io.Pipe: chunked, copied through user space)
+//	go-client save      <url> <file>   GET the body into the file with io.Copy(file, resp.Body)
+//	                                   (*os.File's ReadFrom; Go 1.21+ splices from a TCP socket)
 //
 // Prints the server's reply on stdout; exits 1 on any error or a status other than 2xx.
 package main
@@ -23,6 +25,10 @@ func main() {
 		fail(fmt.Errorf("usage: go-client upload|multipart <url> <file>"))
 	}
 	mode, url, path := os.Args[1], os.Args[2], os.Args[3]
+	if mode == "save" {
+		save(url, path)
+		return
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		fail(err)
@@ -75,6 +81,27 @@ func main() {
 		fail(fmt.Errorf("unexpected status %d", res.StatusCode))
 	}
 	os.Stdout.Write(body)
+}
+
+func save(url, path string) {
+	res, err := http.Get(url)
+	if err != nil {
+		fail(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		fail(fmt.Errorf("unexpected status %d", res.StatusCode))
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fail(err)
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		fail(err)
+	}
+	if err := f.Close(); err != nil {
+		fail(err)
+	}
 }
 
 func fail(err error) {

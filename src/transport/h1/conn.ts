@@ -22,6 +22,12 @@
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { getSystemErrorName } from "node:util";
+import {
+  resumeSocketReads,
+  spliceSocketToFile,
+  spliceUnsupportedReason,
+  stopSocketReads,
+} from "../../body/splice.js";
 import { RoundtripError } from "../../errors.js";
 import { trustedHeaders } from "../../http1/headers.js";
 import {
@@ -442,6 +448,98 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
     }
   }
 
+  /**
+   * Body.saveTo's zero-copy path: the rest of an identity body framed by Content-Length or
+   * by close goes socket -> file with splice(2) while libuv's reads are stopped; then the
+   * exchange ends exactly as if the parser had read those bytes (the connection goes back
+   * to the pool after a Content-Length body). Null when this exchange cannot (TLS or a
+   * custom duplex, chunked, decoded, a request still being written, no addon): saveTo then
+   * takes the pushed chunks.
+   */
+  spliceInto(
+    ex: Exchange,
+    fd: number,
+    signal: AbortSignal | undefined,
+    writeQueued: () => Promise<void>,
+  ): Promise<number> | null {
+    const p = this.parser;
+    if (
+      this.#ex !== ex ||
+      this.#reading !== Reading.BODY ||
+      ex.decoder !== null ||
+      !ex.writeDone ||
+      (p.state !== State.LENGTH && p.state !== State.UNTIL_EOF) ||
+      spliceUnsupportedReason(this.socket) !== undefined
+    )
+      return null;
+    const socket = this.socket as Socket;
+    if (p.state === State.LENGTH && socket.readableLength >= p.remaining) {
+      // Node has already read the rest of the body: it arrives through 'data' as usual.
+      return null;
+    }
+    // From here the splice owns the socket's reads; backpressure pauses do not apply.
+    ex.splicing = true;
+    this.#paused = 0;
+    // Bytes Node had read already reach onSocketData (read() emits 'data') and so the
+    // buffer, ahead of the spliced ones; they cannot end the body (checked above).
+    stopSocketReads(socket);
+    const buffer = ex.buffer!;
+    return writeQueued()
+      .then(() => {
+        if (this.#ex !== ex) return { bytes: 0, eof: false }; // failed meanwhile
+        this.lastRead = performance.now(); // writing the queue was not the server's stall
+        return spliceSocketToFile(socket, fd, p.state === State.LENGTH ? p.remaining : null, {
+          signal,
+          onProgress: (n) => {
+            this.lastRead = performance.now();
+            buffer.advance(n);
+          },
+        });
+      })
+      .then(
+        ({ bytes, eof }) => {
+          ex.splicing = false;
+          if (this.#ex !== ex) return bytes; // failed meanwhile (timeout, abort, close): buffer failed
+          const length = p.state === State.LENGTH ? p.remaining : null;
+          if (length !== null && bytes < length) {
+            this.#fail(
+              ex,
+              new RoundtripError(
+                "ERR_UNEXPECTED_EOF",
+                `connection closed with ${length - bytes} bytes of the response body still to come`,
+              ),
+            );
+            return bytes;
+          }
+          // The parser did not see these bytes; the next exchange resets it (start()).
+          if (eof) this.#disableKeepAlive("the server closed the connection");
+          else resumeSocketReads(socket);
+          this.onComplete();
+          this.#tryKeepAlive(this.lastRead);
+          return bytes;
+        },
+        (err: unknown) => {
+          ex.splicing = false;
+          const code = (err as { code?: unknown } | null)?.code;
+          const socketSide =
+            typeof code === "string" && (SOCKET_ERRNOS.has(code) || code === "ERR_SOCKET_CLOSED");
+          if (this.#ex === ex) {
+            if (signal?.aborted)
+              this.#fail(ex, new RoundtripError("ERR_ABORTED", "saveTo was aborted", { cause: err }));
+            else if (socketSide) this.#fail(ex, socketError(err as Error, false));
+            else
+              this.#fail(
+                ex,
+                new RoundtripError("ERR_ABORTED", "the response body could not be saved", { cause: err }),
+              );
+          }
+          // The file's own failure (disk full, ...) is saveTo's to report; the rest the buffer says.
+          if (!socketSide && !signal?.aborted) throw err;
+          return 0;
+        },
+      );
+  }
+
   /** The reader closed the body early: read a bounded remainder to keep the socket, or destroy it. */
   discard(ex: Exchange): Promise<void> {
     if (this.#ex !== ex) {
@@ -450,6 +548,11 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
     }
     ex.decoder?.destroy();
     ex.decoder = null;
+    if (ex.splicing) {
+      // The splice owns the socket's bytes; what is left of them is unknown.
+      this.destroy(null);
+      return Promise.resolve();
+    }
     const p = this.parser;
     const cheap = p.state === State.LENGTH ? p.remaining <= DISCARD_LIMIT : p.state !== State.UNTIL_EOF;
     if (!cheap) {
@@ -576,6 +679,19 @@ function resetError(): NodeJS.ErrnoException {
   err.syscall = "read";
   return err;
 }
+
+/** splice(2) failures of the socket side (the rest are the file's). */
+const SOCKET_ERRNOS = new Set([
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ENOTCONN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENETRESET",
+  "ENETDOWN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+]);
 
 function socketError(err: Error, beforeHead: boolean): RoundtripError {
   const code = (err as NodeJS.ErrnoException).code ?? "";
