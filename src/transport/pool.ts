@@ -153,12 +153,22 @@ export interface TransportStats extends HostStats {
   perHost: Record<string, HostStats>;
 }
 
+/** Opens a connection for `target`; `trace` is the request's that started the dial. */
+export type Dialer = (
+  target: HostTarget,
+  trace: ClientTrace | null,
+  closing: AbortSignal,
+  started: number,
+) => Promise<DialResult>;
+
 export interface PoolSettings {
   options: ResolvedOptions;
   dial: DialSettings;
   sweepEvery: number;
   proxyConnectHeaders: Record<string, string>;
   connect: ConnFactory;
+  /** Replaces dial.ts (the white-box tests dial in memory). */
+  dialer?: Dialer;
 }
 
 export class Pool {
@@ -174,8 +184,21 @@ export class Pool {
   readonly #dials = new Set<Promise<unknown>>();
   #sweepTimer: NodeJS.Timeout | null = null;
 
+  readonly #dialer: Dialer;
+
   constructor(settings: PoolSettings) {
     this.#settings = settings;
+    this.#dialer =
+      settings.dialer ??
+      ((t, trace, closing, started) =>
+        dial(
+          { scheme: t.scheme, hostname: t.hostname, port: t.port },
+          settings.dial,
+          trace,
+          closing,
+          started,
+          t.proxy === null ? null : { proxy: t.proxy, connectHeaders: settings.proxyConnectHeaders },
+        ));
   }
 
   get closed(): boolean {
@@ -278,14 +301,11 @@ export class Pool {
     host.dialing++;
     w.dialing = true;
     const started = performance.now();
-    const t = host.target;
-    const settled: Promise<unknown> = dial(
-      { scheme: t.scheme, hostname: t.hostname, port: t.port },
-      this.#settings.dial,
+    const settled: Promise<unknown> = this.#dialer(
+      host.target,
       w.req.trace,
       this.#closing.signal,
       started,
-      t.proxy === null ? null : { proxy: t.proxy, connectHeaders: this.#settings.proxyConnectHeaders },
     ).then(
       (dialed) => {
         host.dialing--;
