@@ -109,6 +109,10 @@ export function hopPhases(hop: HopRecord): HopPhases {
   const tunnelEnd = proxied && connected !== undefined ? (originTLS?.start ?? gotConn) : undefined;
   const tlsDone = originTLS?.done;
   const end = hop.end;
+  // The first byte on the transport's clock when it says (as the end is): a trace
+  // callback runs a little after the read it reports, which could put it past the end.
+  const firstByte =
+    res !== undefined && res.timings.firstByte >= 0 ? s + res.timings.firstByte : a?.firstByte;
 
   // Contiguous spans, as httpstat draws them: each phase starts where the one before it
   // ended, so the boxes add up to the total.
@@ -126,9 +130,9 @@ export function hopPhases(hop: HopRecord): HopPhases {
   const tunnel = proxied ? next(tunnelEnd) : null;
   const tls = dialed ? next(tlsDone) : null;
   const send = next(a?.wroteRequest);
-  const server = next(a?.firstByte);
+  const server = next(firstByte);
   // Without a first byte there was no transfer: what is left until the end is the failure.
-  const reachedBody = a?.firstByte !== undefined;
+  const reachedBody = firstByte !== undefined;
   const transfer = reachedBody ? next(end) : null;
   const failed = hop.error !== undefined && !reachedBody ? next(end) : null;
 
@@ -160,7 +164,7 @@ export function hopPhases(hop: HopRecord): HopPhases {
       appconnect: targetHttps ? rel(tlsDone ?? gotConn) : null,
       pretransfer: rel(gotConn),
       posttransfer: rel(a?.wroteRequest),
-      starttransfer: rel(a?.firstByte),
+      starttransfer: rel(firstByte),
       total: rel(end),
     },
     informational: (a?.informational ?? []).map((i) => ({ code: i.code, at: i.at - s })),
