@@ -22,6 +22,7 @@ export const RPS_CLIENTS = [
   "undici.request",
   "undici.stream",
   "undici.dispatch",
+  "undici.dispatch (Pool)",
   "undici.fetch",
   "node:http",
   "got",

@@ -10,6 +10,7 @@ export const CLIENT_MODULES = {
   "undici.request": "undici.mjs",
   "undici.stream": "undici.mjs",
   "undici.dispatch": "undici.mjs",
+  "undici.dispatch (Pool)": "undici.mjs",
   "undici.fetch": "undici.mjs",
   "node:http": "nodehttp.mjs",
   got: "got.mjs",

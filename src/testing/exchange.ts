@@ -8,10 +8,9 @@
  */
 import { BodyBuffer, type BodySource } from "../body/incoming.js";
 import { bodyReadFailed, type OutgoingBody, toChunk } from "../body/outgoing.js";
-import { RoundtripError } from "../errors.js";
 import { Headers } from "../http1/headers.js";
-import { wantsDecoding } from "../transport/conn.js";
 import { createDecoder } from "../transport/decode.js";
+import { abortError, wantsDecoding } from "../transport/exchange.js";
 import type { PreparedRequest } from "../transport/prepared.js";
 import { Response, responseBuffer } from "../transport/response.js";
 
@@ -39,12 +38,8 @@ export async function readRequestBody(body: OutgoingBody | null): Promise<Uint8A
 
 const EMPTY = new Uint8Array(0);
 
-/** The error a Transport gives for an aborted request: the signal's RoundtripError, or ERR_ABORTED. */
-export function abortError(req: PreparedRequest): RoundtripError {
-  const reason = req.signal?.reason;
-  if (reason instanceof RoundtripError) return reason;
-  return new RoundtripError("ERR_ABORTED", "the request was aborted", { cause: reason, url: req.displayURL });
-}
+/** The error a Transport gives for an aborted request (the Transport's own, exchange.ts). */
+export { abortError };
 
 export interface ShapeOptions {
   /** The Transport's disableCompression: leave Content-Encoding bodies encoded. */

@@ -1,34 +1,19 @@
 /**
- * Transport: Go's http.Transport for Node. It owns pooled persistent connections per
- * connect-method key, hands each request a connection (an idle one, last in first out,
- * or a new dial), enforces the per-host and global limits with FIFO waiters, retries
- * what Go's shouldRetryRequest allows, and knows nothing of redirects or cookies.
- *
- * Pool invariants (all state below is owned by the Transport, on the event loop):
- *  - every open connection is in exactly one pool and is either active (carrying an
- *    exchange whose response has not fully arrived) or idle (in `idle`, and in the
- *    global LRU `#idleLRU`);
- *  - a waiter is a request without a connection; it is served FIFO by the first
- *    connection released or dialed for its key; an aborted waiter leaves at once;
- *  - a dial belongs to no request: when it completes it serves the first waiter, or
- *    goes idle (late binding, Go's `queueForDial`).
- *
- * HTTP/2 (allowHTTP2, see h2.ts): a dial whose TLS handshake picked "h2" becomes an
- * H2Session, the pool's `h2`, shared by every request to the key; it counts as one
- * connection (in `sessions`, not in `conns`/`idle`). Requests wait only when it has no
- * free stream slot (the server's SETTINGS_MAX_CONCURRENT_STREAMS), in the same FIFO
- * `waiters`. While a key may speak h2, it is dialed once at a time.
+ * Transport: Go's http.Transport for Node. roundTrip() prepares a request and runs Go's
+ * attempt loop — get a connection from the pool, run one exchange on it, and if it
+ * failed the way shouldRetryRequest allows, rewind the body and go round again — and
+ * knows nothing of redirects or cookies. The pool (pool.ts) owns the connections; the
+ * connections (h1/, h2/) own their sockets; the exchange (exchange.ts) is the one
+ * protocol-neutral attempt. Nothing here branches on the protocol.
  */
-import type { ConnectionOptions, TLSSocket } from "node:tls";
 import { toOutgoingBody } from "../body/outgoing.js";
-import { RoundtripError, withURL } from "../errors.js";
-import { absoluteForm } from "../http1/url.js";
+import { RoundtripError } from "../errors.js";
 import { ownOptions } from "../options.js";
-import { Conn, type ConnOwner, type ConnSettings, Exchange } from "./conn.js";
-import { ACCEPT_ENCODING } from "./decode.js";
-import { type DialFunc, type DialResult, type DialSettings, dial } from "./dial.js";
-import { type DnsCacheOptions, type LookupFunction, Resolver } from "./dns-cache.js";
-import { H2Exchange, type H2Owner, type H2Retry, H2Session } from "./h2.js";
+import { connFactory } from "./conn-factory.js";
+import { ConnectMethods } from "./connect-method.js";
+import { abortError, Exchange, type ExchangeResult, type RetryHint } from "./exchange.js";
+import { type ResolvedOptions, resolveOptions, type TransportOptions } from "./options.js";
+import { type HostPool, Pool, type PooledConn, type TransportStats } from "./pool.js";
 import {
   canReplay,
   type PreparedRequest,
@@ -36,268 +21,47 @@ import {
   replayBody,
   type TransportRequest,
 } from "./prepared.js";
-import {
-  type ProxyOption,
-  parseProxyURL,
-  proxyAuthorization,
-  proxyFromEnv,
-  snapshotProxyEnv,
-} from "./proxy.js";
 import { type ConnInfo, newTimings, type Response, type Timings } from "./response.js";
-import type { ClientTrace } from "./trace.js";
+import type { Waiter } from "./wait-queue.js";
 
-export const VERSION = "0.1.0";
-
-export interface TransportOptions {
-  /** Idle connections kept across all hosts; the least recently used goes first. 0 = no limit. Default 100. */
-  maxIdleConns?: number;
-  /** Idle connections kept per connect-method key; more are closed. 0 = no limit. Default 32 (Go's 2 is a known pain point). */
-  maxIdleConnsPerHost?: number;
-  /** Connections per key, counting dials in progress, active and idle; excess requests wait FIFO. 0 = no limit. Default 0. */
-  maxConnsPerHost?: number;
-  /** ms an idle connection is kept. A server's `Keep-Alive: timeout=N` shortens it. 0 = no limit. Default 90 000. */
-  idleConnTimeout?: number;
-  /** ms from the request being fully written to the response head. 0 = none. Default 0. */
-  responseHeaderTimeout?: number;
-  /** ms a response body may stall between two chunks (a slow reader does not count). 0 = none. Default 300 000. */
-  bodyTimeout?: number;
-  /** ms to wait for `100 Continue` before sending the body anyway. Default 1 000. */
-  expectContinueTimeout?: number;
-  /** ms for the TLS handshake. 0 = none. Default 10 000. */
-  tlsHandshakeTimeout?: number;
-  /** ms to open the TCP connection (or for the custom `dial`). 0 = none. Default 30 000. */
-  dialTimeout?: number;
-  /** One request per connection, with `Connection: close`. Default false. */
-  disableKeepAlives?: boolean;
-  /** When false and the caller set no Accept-Encoding, ask for gzip, deflate, br and decode. Default false. */
-  disableCompression?: boolean;
-  /** Bytes allowed in each response head (and each 1xx head, and the trailers). 0 = the default. Default 1 MiB. */
-  maxResponseHeaderBytes?: number;
-  /** node:tls connect options for https (ca, rejectUnauthorized, cert, ...). */
-  tls?: ConnectionOptions;
-  /** Replaces TCP dialing; dialTimeout still bounds it through its signal. */
-  dial?: DialFunc;
-  /**
-   * Happy Eyeballs: ms after which the other address family is dialed while the first
-   * attempt goes on (Go's Dialer.FallbackDelay); 0 = the default; negative = every address
-   * in order, one at a time. Default 300. Not used by a custom `dial`. See docs/transport.md.
-   */
-  fallbackDelay?: number;
-  /**
-   * Cache name lookups: true, or { maxTTL (ms, default 30 000), maxEntries (default 1000, LRU) }.
-   * dns.lookup gives no TTLs, so an answer lives maxTTL (shorter if `lookup` gives ttl).
-   * Failures are not cached. Default false, as Go. See docs/transport.md.
-   */
-  dnsCache?: boolean | DnsCacheOptions;
-  /** Replaces dns.lookup for dialing (and for a proxy's name); called with { all: true }. Default dns.lookup. */
-  lookup?: LookupFunction;
-  /** Default User-Agent. Default `roundtrip/<version>`. */
-  userAgent?: string;
-  /**
-   * Which proxy a request goes through. "env" (default): HTTP_PROXY / HTTPS_PROXY /
-   * NO_PROXY as Go reads them (read once, when the Transport is made; loopback and
-   * localhost never proxied). null: none. A URL string: that proxy for every request. A
-   * function: asked per request. http://, https://, socks5:// and socks5h:// proxies;
-   * credentials from the proxy URL's userinfo.
-   */
-  proxy?: ProxyOption;
-  /** Extra headers sent on CONNECT requests to HTTP proxies. Default {}. */
-  proxyConnectHeaders?: Record<string, string>;
-  /**
-   * Offer HTTP/2 in the TLS handshake (ALPN "h2", then "http/1.1"). When an https server
-   * picks h2, every request to that origin goes over one multiplexed connection
-   * (node:http2), up to the server's stream limit; otherwise HTTP/1.1 as usual. While an
-   * origin may speak h2 it is dialed once at a time. Plain http, and the hop to an https
-   * proxy, stay HTTP/1.1. Default false. See docs/transport.md.
-   */
-  allowHTTP2?: boolean;
-  /**
-   * Record the caller's stack for every request, so the unconsumed-body warning can say
-   * where the request was made (otherwise it names the method and URL). Costs 3-5 µs a
-   * request. Default: true when the environment has ROUNDTRIP_TRACE_BODIES=1, else false.
-   */
-  callSites?: boolean;
-}
+export { type TransportOptions, VERSION } from "./options.js";
+export type { HostStats, TransportStats } from "./pool.js";
 
 export interface RoundTripper {
   roundTrip(req: TransportRequest): Promise<Response>;
 }
 
-export interface HostStats {
-  active: number;
-  idle: number;
-  dialing: number;
-  waiting: number;
+/** What a round trip needs of its transport: the pool, the connect methods, the limits. */
+interface Core {
+  readonly pool: Pool;
+  readonly methods: ConnectMethods;
+  /** Attempts a request may take at most (options.ts: maxIdleConnsPerHost + 2). */
+  readonly maxAttempts: number;
 }
 
-export interface TransportStats extends HostStats {
-  /** Open connections: active + idle. */
-  total: number;
-  perHost: Record<string, HostStats>;
-}
-
-interface Waiter {
-  req: PreparedRequest;
-  /** A connection, or an HTTP/2 session with a stream slot reserved for this waiter. */
-  resolve(conn: Conn | H2Session): void;
-  reject(err: Error): void;
-  done: boolean;
-}
-
-class HostPool {
-  readonly idle: Conn[] = [];
-  readonly conns = new Set<Conn>();
-  readonly waiters: Waiter[] = [];
-  active = 0;
-  dialing = 0;
-  /** allowHTTP2: the HTTP/2 session taking new streams for this key, or null. */
-  h2: H2Session | null = null;
-  /** Every open HTTP/2 session of this key: `h2` and those draining after a GOAWAY. */
-  readonly sessions = new Set<H2Session>();
-  /** allowHTTP2, https, and not seen answering in HTTP/1.1: dial one at a time. */
-  h2Capable = false;
-  constructor(
-    readonly key: string,
-    readonly hostPort: string,
-    readonly scheme: string,
-    readonly hostname: string,
-    readonly port: number,
-    readonly proxy: URL | null,
-    readonly settings: ConnSettings,
-  ) {}
-  get open(): number {
-    return this.conns.size + this.sessions.size;
-  }
-  isEmpty(): boolean {
-    return (
-      this.conns.size === 0 && this.dialing === 0 && this.waiters.length === 0 && this.sessions.size === 0
-    );
-  }
-}
-
-const kPool = Symbol("pool");
-const kActive = Symbol("active");
-type PooledConn = Conn & { [kPool]?: HostPool; [kActive]?: boolean };
-type PooledSession = H2Session & { [kPool]?: HostPool; [kActive]?: boolean };
-
-export class Transport implements RoundTripper, ConnOwner, H2Owner {
-  readonly options: Readonly<
-    Required<
-      Omit<
-        TransportOptions,
-        "dial" | "tls" | "callSites" | "proxy" | "proxyConnectHeaders" | "dnsCache" | "lookup"
-      >
-    >
-  > & {
-    dial: DialFunc | undefined;
-    tls: ConnectionOptions;
-  };
-  #pools = new Map<string, HostPool>();
-  /** Idle connections of every pool, least recently idled first (Map keeps insertion order). */
-  #idleLRU = new Map<Conn, true>();
-  #protocols = new Map<string, RoundTripper>();
-  #closing = new AbortController();
+export class Transport implements RoundTripper {
+  readonly options: ResolvedOptions;
+  readonly #core: Core;
+  readonly #protocols = new Map<string, RoundTripper>();
+  readonly #callSites: boolean;
   #closed = false;
-  /** Go's closeIdle: conns that late dials park are closed until the next request. */
-  #closeIdleMode = false;
-  #connSettings: ConnSettings;
-  #dialSettings: DialSettings;
-  #sweepTimer: NodeJS.Timeout | null = null;
-  /** Dials in progress, settled or not; close() waits for them. */
-  #dials = new Set<Promise<unknown>>();
-  #sweepEvery: number;
-  #callSites: boolean;
-  /** The proxy choice, with "env" resolved against a snapshot of the environment. */
-  #proxy: ((url: URL) => URL | string | null) | null;
-  /** Proxy decisions per scheme://host:port, when they cannot change (env or fixed). */
-  #proxyCache: Map<string, URL | null> | null;
-  #proxyConnectHeaders: Record<string, string>;
-  /**
-   * Attempts a request may take at most. Go has no bound (each retry follows a reused
-   * connection's death, and that connection leaves the pool); this guards against a
-   * loop nothing else would end, e.g. an HTTP/2 server refusing every stream.
-   */
-  #maxAttempts: number;
 
   constructor(options: TransportOptions = {}) {
     // Own properties only: a polluted Object.prototype.proxy or .dial is not an option.
-    options = ownOptions(options);
-    const o = {
-      maxIdleConns: options.maxIdleConns ?? 100,
-      maxIdleConnsPerHost: options.maxIdleConnsPerHost ?? 32,
-      maxConnsPerHost: options.maxConnsPerHost ?? 0,
-      idleConnTimeout: options.idleConnTimeout ?? 90_000,
-      responseHeaderTimeout: options.responseHeaderTimeout ?? 0,
-      bodyTimeout: options.bodyTimeout ?? 300_000,
-      expectContinueTimeout: options.expectContinueTimeout ?? 1_000,
-      tlsHandshakeTimeout: options.tlsHandshakeTimeout ?? 10_000,
-      dialTimeout: options.dialTimeout ?? 30_000,
-      fallbackDelay: options.fallbackDelay ?? 300,
-      disableKeepAlives: options.disableKeepAlives ?? false,
-      disableCompression: options.disableCompression ?? false,
-      maxResponseHeaderBytes: options.maxResponseHeaderBytes ?? 1 << 20,
-      userAgent: options.userAgent ?? `roundtrip/${VERSION}`,
-      dial: options.dial,
-      tls: options.tls ?? {},
-      allowHTTP2: options.allowHTTP2 === true,
+    const settings = resolveOptions(ownOptions(options));
+    this.options = settings.options;
+    this.#callSites = settings.callSites;
+    this.#core = {
+      pool: new Pool({
+        options: settings.options,
+        dial: settings.dial,
+        sweepEvery: settings.sweepEvery,
+        proxyConnectHeaders: settings.proxyConnectHeaders,
+        connect: connFactory(settings.options.allowHTTP2),
+      }),
+      methods: new ConnectMethods(settings),
+      maxAttempts: settings.maxAttempts,
     };
-    for (const k of [
-      "maxIdleConns",
-      "maxIdleConnsPerHost",
-      "maxConnsPerHost",
-      "idleConnTimeout",
-      "responseHeaderTimeout",
-      "bodyTimeout",
-      "expectContinueTimeout",
-      "tlsHandshakeTimeout",
-      "dialTimeout",
-      "maxResponseHeaderBytes",
-    ] as const) {
-      const v = o[k];
-      if (!Number.isFinite(v) || v < 0)
-        throw new RoundtripError("ERR_INVALID_REQUEST", `Transport option ${k} must be a number ≥ 0`);
-    }
-    if (!Number.isFinite(o.fallbackDelay))
-      throw new RoundtripError("ERR_INVALID_REQUEST", "Transport option fallbackDelay must be a number");
-    this.options = o;
-    const proxy = options.proxy === undefined ? "env" : options.proxy;
-    if (proxy === "env") {
-      const env = snapshotProxyEnv();
-      this.#proxy = (url: URL) => proxyFromEnv(url, env);
-    } else if (typeof proxy === "string" || proxy instanceof URL) {
-      const fixed = parseProxyURL(proxy);
-      this.#proxy = () => fixed;
-    } else {
-      this.#proxy = proxy; // a function, or null for none
-    }
-    this.#proxyCache = typeof proxy === "function" ? null : new Map();
-    this.#proxyConnectHeaders = { ...(options.proxyConnectHeaders ?? {}) };
-    this.#callSites = options.callSites ?? process.env.ROUNDTRIP_TRACE_BODIES === "1";
-    this.#connSettings = {
-      // 0 means the default, as Go's MaxResponseHeaderBytes.
-      maxHeaderBytes: o.maxResponseHeaderBytes === 0 ? 1 << 20 : o.maxResponseHeaderBytes,
-      responseHeaderTimeout: o.responseHeaderTimeout,
-      expectContinueTimeout: o.expectContinueTimeout,
-      userAgent: o.userAgent,
-      acceptEncoding: o.disableCompression ? null : ACCEPT_ENCODING,
-      disableKeepAlives: o.disableKeepAlives,
-      absoluteTarget: null,
-      proxyAuthorization: null,
-    };
-    this.#dialSettings = {
-      dial: o.dial,
-      dialTimeout: o.dialTimeout,
-      fallbackDelay: o.fallbackDelay,
-      resolver: new Resolver(options.lookup, options.dnsCache),
-      tlsHandshakeTimeout: o.tlsHandshakeTimeout,
-      tls: o.tls,
-      alpn: o.allowHTTP2 ? ["h2", "http/1.1"] : ["http/1.1"],
-    };
-    const idlePerHost =
-      o.maxIdleConnsPerHost > 0 ? o.maxIdleConnsPerHost : o.maxIdleConns > 0 ? o.maxIdleConns : 1000;
-    this.#maxAttempts = idlePerHost + 2;
-    const periods = [o.idleConnTimeout, o.bodyTimeout].filter((t) => t > 0);
-    this.#sweepEvery = Math.max(10, Math.min(1000, ...periods.map((t) => t / 4)));
   }
 
   /** Makes `rt` handle URLs of `scheme` (like Go's RegisterProtocol). */
@@ -339,631 +103,22 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
       req.body?.dispose?.();
       return Promise.reject(abortError(req));
     }
-    this.#closeIdleMode = false;
     // Where the request was made, for the unconsumed-body warning; formatted only if used.
     // Recording where each request was made costs 3-5 µs; only when asked for.
     const stack = this.#callSites ? captureSite(Transport.prototype.roundTrip) : null;
-    let sent: Promise<Response>;
-    try {
-      sent = this.#attempt(req, 0, t0, stack);
-    } catch (err) {
-      // A caller's proxy function (or its URL) threw: a rejection, never a throw.
-      sent = Promise.reject(err);
-    }
-    // A one-shot source the request never got to read is closed, as Go closes a request
-    // body on every path (a file stream would otherwise keep its fd). Read at failure
-    // time: a retry may have replaced the body through getBody.
-    if (req.body?.dispose === undefined && req.getBody === null) return sent;
-    return sent.catch((err: unknown) => {
-      req.body?.dispose?.();
-      throw err;
-    });
-  }
-
-  #attempt(
-    req: PreparedRequest,
-    attempt: number,
-    t0: number,
-    stack: (() => string) | null,
-  ): Promise<Response> {
-    const pool = this.#pool(req);
-    req.trace?.getConn?.(pool.hostPort);
-    const timings = newTimings();
-    // An HTTP/2 session with a free stream slot serves at once (never set without allowHTTP2).
-    const h2 = pool.h2;
-    if (h2 !== null && h2.available > 0 && pool.waiters.length === 0)
-      return this.#exchangeH2(h2, false, req, attempt, t0, stack, timings);
-    // A retry looks for an idle connection too, as Go's getConn does: it may find another
-    // stale one, fail on it before any response byte and go round again (each failure
-    // takes that connection out of the pool, so the loop ends; #maxAttempts guards it).
-    const idle = this.#takeIdle(pool);
-    if (idle !== null) return this.#exchange(idle, true, req, attempt, t0, stack, timings);
-    return this.#waitForConn(pool, req).then((conn) =>
-      conn instanceof H2Session
-        ? this.#exchangeH2(conn, true, req, attempt, t0, stack, timings)
-        : this.#exchange(conn, false, req, attempt, t0, stack, timings),
-    );
-  }
-
-  /**
-   * Runs one attempt on `conn`. `fromIdle`: taken from the idle list (Go's WasIdle); a
-   * connection handed straight from a finished exchange or a new dial was not idle.
-   */
-  #exchange(
-    conn: Conn,
-    fromIdle: boolean,
-    req: PreparedRequest,
-    attempt: number,
-    t0: number,
-    stack: (() => string) | null,
-    timings: ReturnType<typeof newTimings>,
-  ): Promise<Response> {
-    if (this.#closed) {
-      conn.destroy(null);
-      return Promise.reject(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport was closed"));
-    }
-    if (req.signal?.aborted) {
-      // Aborted after its waiter was handed the connection but before the exchange
-      // began: nothing was sent, so the connection goes to the next waiter or idles.
-      this.#handOver((conn as PooledConn)[kPool]!, conn, null);
-      return Promise.reject(abortError(req));
-    }
-    fillQueueTimings(timings, conn, fromIdle, t0);
-    const reused = conn.requests > 0;
-    const info = {
-      reused,
-      wasIdle: fromIdle,
-      idleTime: fromIdle ? Math.max(0, performance.now() - conn.idleSince) : 0,
-    };
-    req.trace?.gotConn?.(info);
-    this.#markActive(conn);
+    const core = this.#core;
     return new Promise<Response>((resolve, reject) => {
-      const ex = new Exchange(
-        conn,
-        req,
-        resolve,
-        (err, nothingReceived) => {
-          if (reused && nothingReceived && this.#shouldRetry(req, err, attempt)) {
-            this.#retry(req, attempt, t0, stack, resolve, reject);
-            return;
-          }
-          reject(err);
-        },
-        stack,
-        timings,
-        t0,
-      );
-      ex.connInfo = connInfoOf(info, conn.addresses());
-      conn.start(ex);
-      this.#ensureSweep();
+      new RoundTrip(core, req, t0, stack, resolve, reject).run();
     });
   }
-
-  /**
-   * Runs one attempt as a stream of `session`. `reserved`: a waiter was handed a slot
-   * of it (see #serveH2). Go's gotConn for HTTP/2: reused once it carried a stream,
-   * wasIdle when no response is arriving on it now.
-   */
-  #exchangeH2(
-    session: H2Session,
-    reserved: boolean,
-    req: PreparedRequest,
-    attempt: number,
-    t0: number,
-    stack: (() => string) | null,
-    timings: Timings,
-  ): Promise<Response> {
-    if (reserved) session.unreserve();
-    const pool = (session as PooledSession)[kPool]!;
-    if (this.#closed)
-      return Promise.reject(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport was closed"));
-    if (req.signal?.aborted) {
-      this.#serveH2(pool);
-      return Promise.reject(abortError(req));
-    }
-    // The session stopped taking streams since the slot was promised: wait again.
-    if (session.available <= 0 && (reserved || session !== pool.h2))
-      return this.#attempt(req, attempt, t0, stack);
-    fillQueueTimings(timings, session, false, t0);
-    const reused = session.requests > 0;
-    const wasIdle = reused && session.busy === 0;
-    const info = {
-      reused,
-      wasIdle,
-      idleTime: wasIdle ? Math.max(0, performance.now() - session.idleSince) : 0,
-    };
-    req.trace?.gotConn?.(info);
-    return new Promise<Response>((resolve, reject) => {
-      const ex = new H2Exchange(
-        session,
-        req,
-        resolve,
-        (err: Error, retry: H2Retry) => {
-          if (this.#shouldRetryH2(req, err, retry, reused, attempt)) {
-            this.#retry(req, attempt, t0, stack, resolve, reject);
-            return;
-          }
-          reject(err);
-        },
-        stack,
-        timings,
-        t0,
-      );
-      ex.connInfo = connInfoOf(info, session.addresses());
-      session.start(ex);
-      this.#ensureSweep();
-    });
-  }
-
-  /** Go's http2 shouldRetryRequest: an unprocessed stream for any method, else as HTTP/1.1. */
-  #shouldRetryH2(
-    req: PreparedRequest,
-    err: Error,
-    retry: H2Retry,
-    reused: boolean,
-    attempt: number,
-  ): boolean {
-    if (retry === "none" || attempt + 1 >= this.#maxAttempts) return false;
-    if (retry === "idempotent" && !reused) return false;
-    if (!(err instanceof RoundtripError) || err.code !== "ERR_CONNECTION_CLOSED") return false;
-    if (req.signal?.aborted || this.#closed) return false;
-    return (retry === "any" || req.idempotent) && canReplay(req);
-  }
-
-  /**
-   * The next attempt of a request whose last one failed retryably (Go's roundTrip loop):
-   * the body is rewound (replayed, or made again with getBody) and a connection looked
-   * for again.
-   */
-  #retry(
-    req: PreparedRequest,
-    attempt: number,
-    t0: number,
-    stack: (() => string) | null,
-    resolve: (res: Response | Promise<Response>) => void,
-    reject: (err: unknown) => void,
-  ): void {
-    try {
-      req.body = replayBody(req);
-      resolve(this.#attempt(req, attempt + 1, t0, stack));
-    } catch (e) {
-      reject(e);
-    }
-  }
-
-  /**
-   * Go's shouldRetryRequest, narrowed: only a (reused) connection that died under us
-   * before any response byte, and a replayable request; at most #maxAttempts in all.
-   */
-  #shouldRetry(req: PreparedRequest, err: Error, attempt: number): boolean {
-    if (attempt + 1 >= this.#maxAttempts) return false;
-    if (!(err instanceof RoundtripError) || err.code !== "ERR_CONNECTION_CLOSED") return false;
-    if (req.signal?.aborted || this.#closed) return false;
-    return req.idempotent && canReplay(req);
-  }
-
-  #pool(req: PreparedRequest): HostPool {
-    const t = req.target;
-    const direct = `${t.scheme}://${t.hostPort}`;
-    const proxy = this.#proxyFor(direct, t.url);
-    // The connect-method key: scheme, host:port and the proxy (its credentials included).
-    const key = proxy === null ? direct : `${direct}|${proxy.href}`;
-    let pool = this.#pools.get(key);
-    if (pool === undefined) {
-      pool = new HostPool(
-        key,
-        t.hostPort,
-        t.scheme,
-        t.hostname,
-        t.port,
-        proxy,
-        this.#settingsFor(t.scheme, proxy),
-      );
-      pool.h2Capable = this.options.allowHTTP2 && t.scheme === "https";
-      this.#pools.set(key, pool);
-    }
-    return pool;
-  }
-
-  #proxyFor(direct: string, url: URL): URL | null {
-    const cache = this.#proxyCache;
-    if (cache !== null) {
-      const hit = cache.get(direct);
-      if (hit !== undefined) return hit;
-    }
-    const chosen = this.#proxy === null ? null : this.#proxy(url);
-    const proxy = chosen === null || chosen === "" ? null : parseProxyURL(chosen);
-    cache?.set(direct, proxy);
-    return proxy;
-  }
-
-  /** Plain http through an HTTP(S) proxy: absolute-form targets and Proxy-Authorization. */
-  #settingsFor(scheme: string, proxy: URL | null): ConnSettings {
-    if (proxy === null || scheme !== "http" || (proxy.protocol !== "http:" && proxy.protocol !== "https:")) {
-      return this.#connSettings;
-    }
-    return {
-      ...this.#connSettings,
-      absoluteTarget: (req) => absoluteForm(req.target.url),
-      proxyAuthorization: proxyAuthorization(proxy),
-    };
-  }
-
-  /** The most recently idled usable connection of `pool`, or null. Dead ones are closed. */
-  #takeIdle(pool: HostPool): Conn | null {
-    const now = performance.now();
-    while (pool.idle.length > 0) {
-      const conn = pool.idle.pop()!;
-      this.#idleLRU.delete(conn);
-      if (conn.isUsable(now)) {
-        refSocket(conn, true);
-        return conn;
-      }
-      conn.destroy(null);
-    }
-    return null;
-  }
-
-  #waitForConn(pool: HostPool, req: PreparedRequest): Promise<Conn | H2Session> {
-    return new Promise<Conn | H2Session>((resolve, reject) => {
-      const signal = req.signal;
-      const waiter: Waiter = {
-        req,
-        done: false,
-        resolve: (conn) => {
-          if (waiter.done) return;
-          waiter.done = true;
-          signal?.removeEventListener("abort", onAbort);
-          resolve(conn);
-        },
-        reject: (err) => {
-          if (waiter.done) return;
-          waiter.done = true;
-          signal?.removeEventListener("abort", onAbort);
-          reject(err);
-        },
-      };
-      const onAbort = () => {
-        const i = pool.waiters.indexOf(waiter);
-        if (i >= 0) pool.waiters.splice(i, 1);
-        waiter.reject(abortError(req));
-        this.#forget(pool);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      pool.waiters.push(waiter);
-      this.#dialIfAllowed(pool, req);
-    });
-  }
-
-  /** Starts dials while waiters outnumber dials in progress and maxConnsPerHost allows. */
-  #dialIfAllowed(pool: HostPool, req: PreparedRequest | null): void {
-    const max = this.options.maxConnsPerHost;
-    while (pool.waiters.length > pool.dialing && (max === 0 || pool.open + pool.dialing < max)) {
-      // An origin that may speak HTTP/2 is dialed once at a time, and not while its
-      // session takes streams: the waiters share that one connection (Go's http2 dialCall).
-      if (pool.h2Capable && (pool.dialing > 0 || pool.h2 !== null)) break;
-      const first = req ?? pool.waiters[pool.dialing]!.req;
-      this.#startDial(pool, first);
-      req = null;
-    }
-  }
-
-  /**
-   * Dials for `pool`; `req` lends its trace. The connection belongs to no request: it
-   * serves the first waiter when it is ready, or goes idle.
-   */
-  #startDial(pool: HostPool, req: PreparedRequest): void {
-    pool.dialing++;
-    const started = performance.now();
-    const settled: Promise<unknown> = dial(
-      { scheme: pool.scheme, hostname: pool.hostname, port: pool.port },
-      this.#dialSettings,
-      req.trace,
-      this.#closing.signal,
-      started,
-      pool.proxy === null ? null : { proxy: pool.proxy, connectHeaders: this.#proxyConnectHeaders },
-    ).then(
-      (result) => {
-        pool.dialing--;
-        if (this.#closed) {
-          result.socket.destroy();
-          this.#forget(pool);
-          return;
-        }
-        if (this.options.allowHTTP2 && (result.socket as TLSSocket).alpnProtocol === "h2") {
-          this.#addSession(pool, result, started);
-          return;
-        }
-        const conn: PooledConn = new Conn(result.socket, pool.key, pool.hostPort, this, pool.settings);
-        conn[kPool] = pool;
-        const at = (offset: number) => (offset < 0 ? -1 : started + offset);
-        conn.dialTimes = {
-          started,
-          dnsDone: at(result.dnsDone),
-          connectDone: at(result.connectDone),
-          tlsDone: at(result.tlsDone),
-        };
-        pool.conns.add(conn);
-        this.#handOver(pool, conn, null);
-        if (pool.h2Capable) {
-          // The server answered in HTTP/1.1: the other waiters dial as usual from now on.
-          pool.h2Capable = false;
-          if (!this.#closed) this.#dialIfAllowed(pool, null);
-        }
-      },
-      (err: Error) => {
-        pool.dialing--;
-        if (pool.h2Capable && pool.dialing === 0) {
-          // Every waiter was waiting on this one dial: they all learn why (Go's dialCall).
-          for (const w of pool.waiters.splice(0)) w.reject(withURL(err, w.req.displayURL));
-          this.#forget(pool);
-          return;
-        }
-        // The dial failed: the oldest waiter without a dial of its own learns why.
-        const w = pool.waiters.length > pool.dialing ? pool.waiters.splice(pool.dialing, 1)[0] : undefined;
-        w?.reject(withURL(err, w.req.displayURL));
-        this.#dialIfAllowed(pool, null);
-        this.#forget(pool);
-      },
-    );
-    this.#dials.add(settled);
-    const forget = () => void this.#dials.delete(settled);
-    settled.then(forget, forget);
-  }
-
-  /**
-   * A connection is free (new or released): the first waiter gets it, else it goes idle.
-   * `trace`: of the exchange that released it, told the decision (Go's tryPutIdleConn).
-   */
-  #handOver(pool: HostPool, conn: Conn, trace: ClientTrace | null): void {
-    while (pool.waiters.length > 0) {
-      const w = pool.waiters.shift()!;
-      if (w.done) continue;
-      refSocket(conn, true);
-      trace?.putIdleConn?.(null);
-      w.resolve(conn);
-      return;
-    }
-    this.#putIdle(pool, conn, trace);
-  }
-
-  /** A dial negotiated HTTP/2: its session becomes the key's shared connection. */
-  #addSession(pool: HostPool, result: DialResult, started: number): void {
-    if (pool.h2 !== null) {
-      // One session per key: a second one (dials started while the key spoke HTTP/1.1) goes.
-      result.socket.destroy();
-      this.#serveH2(pool);
-      this.#forget(pool);
-      return;
-    }
-    const session: PooledSession = new H2Session(
-      result.socket as TLSSocket,
-      pool.hostPort,
-      this,
-      pool.settings,
-    );
-    session[kPool] = pool;
-    const at = (offset: number) => (offset < 0 ? -1 : started + offset);
-    session.dialTimes = {
-      started,
-      dnsDone: at(result.dnsDone),
-      connectDone: at(result.connectDone),
-      tlsDone: at(result.tlsDone),
-    };
-    pool.sessions.add(session);
-    pool.h2 = session;
-    pool.h2Capable = true;
-    if (this.#closeIdleMode && pool.waiters.length === 0) {
-      session.close();
-      return;
-    }
-    this.#serveH2(pool);
-    this.#ensureSweep();
-  }
-
-  /** Hands the key's HTTP/2 session to waiters, FIFO, while it has free stream slots. */
-  #serveH2(pool: HostPool): void {
-    const session = pool.h2;
-    if (session === null) return;
-    while (pool.waiters.length > 0 && session.available > 0) {
-      const w = pool.waiters.shift()!;
-      if (w.done) continue;
-      session.reserve();
-      w.resolve(session);
-    }
-  }
-
-  #putIdle(pool: HostPool, conn: Conn, trace: ClientTrace | null): void {
-    const o = this.options;
-    const refused = this.#closeIdleMode
-      ? "closeIdleConnections() was called"
-      : o.disableKeepAlives
-        ? "keep-alives are disabled"
-        : o.maxIdleConnsPerHost > 0 && pool.idle.length >= o.maxIdleConnsPerHost
-          ? `too many idle connections for host (maxIdleConnsPerHost ${o.maxIdleConnsPerHost})`
-          : null;
-    if (refused !== null) {
-      trace?.putIdleConn?.(new Error(`connection not kept idle: ${refused}`));
-      conn.destroy(null);
-      return;
-    }
-    if (o.maxIdleConns > 0 && this.#idleLRU.size >= o.maxIdleConns) {
-      const oldest = this.#idleLRU.keys().next().value as PooledConn | undefined;
-      if (oldest !== undefined) {
-        this.#idleLRU.delete(oldest);
-        const p = oldest[kPool]!;
-        const i = p.idle.indexOf(oldest);
-        if (i >= 0) p.idle.splice(i, 1);
-        oldest.destroy(null);
-      }
-    }
-    const now = performance.now();
-    conn.idleSince = now;
-    let ttl = o.idleConnTimeout > 0 ? o.idleConnTimeout : Number.POSITIVE_INFINITY;
-    if (conn.keepAliveHint > 0) {
-      // Leave before the server does: it may close at its timeout while our request is in flight.
-      ttl = Math.min(ttl, conn.keepAliveHint - Math.min(1000, conn.keepAliveHint / 2));
-    }
-    conn.expiresAt = now + ttl;
-    pool.idle.push(conn);
-    this.#idleLRU.set(conn, true);
-    // An idle connection must not keep the process alive (as undici and node:http's Agent).
-    refSocket(conn, false);
-    trace?.putIdleConn?.(null);
-    this.#ensureSweep();
-  }
-
-  #markActive(conn: PooledConn): void {
-    if (conn[kActive]) return;
-    conn[kActive] = true;
-    conn[kPool]!.active++;
-  }
-
-  // ---- ConnOwner -----------------------------------------------------------------
-
-  inactive(conn: PooledConn): void {
-    if (!conn[kActive]) return;
-    conn[kActive] = false;
-    conn[kPool]!.active--;
-  }
-
-  release(conn: PooledConn, trace: ClientTrace | null): void {
-    const pool = conn[kPool]!;
-    if (this.#closed) {
-      trace?.putIdleConn?.(new Error("connection not kept idle: the transport is closed"));
-      conn.destroy(null);
-      return;
-    }
-    this.#handOver(pool, conn, trace);
-  }
-
-  closed(conn: PooledConn): void {
-    const pool = conn[kPool];
-    if (pool === undefined) return;
-    this.inactive(conn);
-    pool.conns.delete(conn);
-    this.#idleLRU.delete(conn);
-    const i = pool.idle.indexOf(conn);
-    if (i >= 0) pool.idle.splice(i, 1);
-    // A slot opened: waiters held back by maxConnsPerHost may dial now.
-    if (!this.#closed && pool.waiters.length > pool.dialing) this.#dialIfAllowed(pool, null);
-    this.#forget(pool);
-  }
-
-  // ---- H2Owner -------------------------------------------------------------------
-
-  h2Busy(session: PooledSession, busy: boolean): void {
-    const pool = session[kPool]!;
-    if ((session[kActive] ?? false) === busy) return;
-    session[kActive] = busy;
-    pool.active += busy ? 1 : -1;
-  }
-
-  h2Slots(session: PooledSession): void {
-    const pool = session[kPool]!;
-    if (pool.h2 === session && !this.#closed) this.#serveH2(pool);
-  }
-
-  h2Draining(session: PooledSession): void {
-    const pool = session[kPool]!;
-    if (pool.h2 !== session) return;
-    pool.h2 = null;
-    // Requests waiting for a stream slot need a new connection now.
-    if (!this.#closed && pool.waiters.length > pool.dialing) this.#dialIfAllowed(pool, null);
-  }
-
-  h2Closed(session: PooledSession): void {
-    const pool = session[kPool]!;
-    this.h2Draining(session);
-    this.h2Busy(session, false);
-    pool.sessions.delete(session);
-    if (!this.#closed && pool.waiters.length > pool.dialing) this.#dialIfAllowed(pool, null);
-    this.#forget(pool);
-  }
-
-  #forget(pool: HostPool): void {
-    if (pool.isEmpty() && this.#pools.get(pool.key) === pool) this.#pools.delete(pool.key);
-  }
-
-  // ---- sweeping: idle expiry and body stalls, on one shared timer -----------------
-
-  #ensureSweep(): void {
-    if (this.#sweepTimer !== null) return;
-    this.#sweepTimer = setInterval(() => this.#sweep(), this.#sweepEvery);
-    this.#sweepTimer.unref();
-  }
-
-  #sweep(): void {
-    const now = performance.now();
-    const bodyTimeout = this.options.bodyTimeout;
-    let busy = false;
-    for (const pool of this.#pools.values()) {
-      for (const session of pool.sessions) {
-        busy = true;
-        session.sweep(now, this.options.idleConnTimeout, bodyTimeout);
-      }
-      for (const conn of pool.conns) {
-        busy = true;
-        const ex = conn.exchange;
-        if (ex === null) {
-          if (now >= conn.expiresAt) conn.destroy(null);
-        } else if (
-          bodyTimeout > 0 &&
-          conn.readingBody &&
-          !conn.readingPausedByReader &&
-          now - conn.lastRead > bodyTimeout
-        ) {
-          conn.destroy(
-            new RoundtripError("ERR_TIMEOUT", `response body stalled for ${bodyTimeout} ms`, {
-              phase: "body",
-              url: ex.req.displayURL,
-            }),
-          );
-        }
-      }
-    }
-    if (!busy && this.#sweepTimer !== null) {
-      clearInterval(this.#sweepTimer);
-      this.#sweepTimer = null;
-    }
-  }
-
-  // ---- inspection and shutdown ------------------------------------------------------
 
   stats(): TransportStats {
-    const out: TransportStats = { total: 0, active: 0, idle: 0, dialing: 0, waiting: 0, perHost: {} };
-    for (const pool of this.#pools.values()) {
-      const waiting = pool.waiters.length;
-      // An HTTP/2 session is one connection: active while a response on it is arriving.
-      let idle = pool.idle.length;
-      for (const session of pool.sessions) if (session.busy === 0) idle++;
-      const h = pool.hostPort;
-      const prev = out.perHost[h] ?? { active: 0, idle: 0, dialing: 0, waiting: 0 };
-      out.perHost[h] = {
-        active: prev.active + pool.active,
-        idle: prev.idle + idle,
-        dialing: prev.dialing + pool.dialing,
-        waiting: prev.waiting + waiting,
-      };
-      out.active += pool.active;
-      out.idle += idle;
-      out.dialing += pool.dialing;
-      out.waiting += waiting;
-      out.total += pool.open;
-    }
-    return out;
+    return this.#core.pool.stats();
   }
 
   /** Closes idle connections now, and those that late dials park until the next request. */
   closeIdleConnections(): void {
-    this.#closeIdleMode = true;
-    for (const conn of [...this.#idleLRU.keys()]) conn.destroy(null);
-    for (const pool of [...this.#pools.values()]) {
-      for (const session of [...pool.sessions]) {
-        // Graceful: streams still sending a request body (their response is in) finish.
-        if (session.busy === 0 && session.reserved === 0) session.close();
-      }
-    }
+    this.#core.pool.closeIdle();
   }
 
   /**
@@ -971,33 +126,137 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
    * the same code (bodies being read error), closes every connection and stops dials.
    * Resolves when every socket has closed.
    */
-  async close(): Promise<void> {
-    // Every socket open now, collected before destroying them forgets them.
-    const sockets: Array<Promise<void>> = [];
-    for (const pool of this.#pools.values()) {
-      for (const conn of pool.conns) {
-        if (!conn.socket.closed) sockets.push(new Promise((r) => conn.socket.once("close", () => r())));
-      }
-      for (const session of pool.sessions) {
-        const s = session.socket;
-        if (!s.closed) sockets.push(new Promise((r) => s.once("close", () => r())));
-      }
+  close(): Promise<void> {
+    this.#closed = true;
+    return this.#core.pool.close();
+  }
+}
+
+/**
+ * One request's way through the transport: Go's roundTrip loop, as callbacks. Each
+ * attempt asks the pool for a connection (Waiter), runs one Exchange on it
+ * (ExchangeResult), and on failure goes round again while shouldRetry allows.
+ */
+class RoundTrip implements Waiter<PooledConn>, ExchangeResult {
+  #attempt = 0;
+  #host: HostPool | null = null;
+  /** The attempt's connection had carried an exchange before (Go's pconn.isReused()). */
+  #reused = false;
+  #resolve: ((res: Response) => void) | null;
+  #reject: ((err: unknown) => void) | null;
+
+  constructor(
+    readonly core: Core,
+    readonly req: PreparedRequest,
+    readonly t0: number,
+    readonly stack: (() => string) | null,
+    resolve: (res: Response) => void,
+    reject: (err: unknown) => void,
+  ) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** One attempt: a connection for the request, then an exchange on it. */
+  run(): void {
+    const { pool, methods } = this.core;
+    let host: HostPool;
+    try {
+      const target = methods.target(this.req);
+      host = pool.host(target, () => methods.settings(target));
+    } catch (err) {
+      // A caller's proxy function (or its URL) threw: a rejection, never a throw.
+      this.#fail(err);
+      return;
     }
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#closing.abort(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport is closed"));
-      const err = () => new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport was closed");
-      for (const pool of this.#pools.values()) {
-        for (const w of pool.waiters.splice(0)) w.reject(err());
-        for (const conn of [...pool.conns]) conn.destroy(conn.exchange !== null ? err() : null);
-        for (const session of [...pool.sessions]) session.destroy(err());
-      }
-      for (const pool of [...this.#pools.values()]) this.#forget(pool);
-      if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
-      this.#sweepTimer = null;
+    this.#host = host;
+    this.req.trace?.getConn?.(host.target.hostPort);
+    pool.acquire(host, this.req, this);
+  }
+
+  gotConn(conn: PooledConn, fromIdle: boolean, reserved: boolean): void {
+    const { pool } = this.core;
+    const host = this.#host!;
+    const req = this.req;
+    if (pool.closed) {
+      if (reserved) conn.unreserve();
+      if (!conn.multiplexed) conn.destroy(null);
+      this.#fail(new RoundtripError("ERR_TRANSPORT_CLOSED", "the transport was closed"));
+      return;
     }
-    // Dials stop on the closing signal; wait until each has given up (or closed its socket).
-    await Promise.allSettled([...sockets, ...this.#dials]);
+    if (req.signal?.aborted) {
+      // Aborted after it was handed the connection but before the exchange began:
+      // nothing was sent, so the connection goes to the next waiter or idles.
+      pool.giveBack(host, conn, reserved);
+      this.#fail(abortError(req));
+      return;
+    }
+    if (reserved) conn.unreserve();
+    // An HTTP/2 session that stopped taking streams since the slot was promised: wait again.
+    if (conn.multiplexed && conn.available <= 0) {
+      this.run();
+      return;
+    }
+    const now = performance.now();
+    const timings = newTimings();
+    fillQueueTimings(timings, conn, fromIdle, this.t0, now);
+    const info = conn.connInfo(fromIdle, now);
+    req.trace?.gotConn?.(info);
+    this.#reused = info.reused;
+    const ex = new Exchange(req, this, host.settings, timings, this.t0, this.stack);
+    ex.connInfo = connInfoOf(info, conn.addresses());
+    conn.start(ex);
+    pool.exchangeStarted();
+  }
+
+  connFailed(err: Error): void {
+    this.#fail(err);
+  }
+
+  onResponse(res: Response): void {
+    const resolve = this.#resolve;
+    this.#resolve = this.#reject = null;
+    resolve?.(res);
+  }
+
+  onFailure(err: Error, hint: RetryHint): void {
+    if (!this.#shouldRetry(err, hint)) {
+      this.#fail(err);
+      return;
+    }
+    try {
+      // Go's rewindBody: the body is sent again, or made again with getBody.
+      this.req.body = replayBody(this.req);
+    } catch (e) {
+      this.#fail(e);
+      return;
+    }
+    this.#attempt++;
+    this.run();
+  }
+
+  /**
+   * Go's shouldRetryRequest, narrowed: a connection that died under us and a replayable
+   * request — any method when the server never processed it, an idempotent one when the
+   * reused connection failed before any response byte — at most maxAttempts in all.
+   */
+  #shouldRetry(err: Error, hint: RetryHint): boolean {
+    if (hint === "none" || this.#attempt + 1 >= this.core.maxAttempts) return false;
+    if (!(err instanceof RoundtripError) || err.code !== "ERR_CONNECTION_CLOSED") return false;
+    if (this.req.signal?.aborted || this.core.pool.closed) return false;
+    if (hint === "unanswered" && !(this.#reused && this.req.idempotent)) return false;
+    return canReplay(this.req);
+  }
+
+  /**
+   * The request failed for good. A one-shot source it never got to read is closed, as Go
+   * closes a request body on every path (read now: a retry may have replaced the body).
+   */
+  #fail(err: unknown): void {
+    this.req.body?.dispose?.();
+    const reject = this.#reject;
+    this.#resolve = this.#reject = null;
+    reject?.(err);
   }
 }
 
@@ -1009,13 +268,14 @@ export class Transport implements RoundTripper, ConnOwner, H2Owner {
  */
 function fillQueueTimings(
   timings: Timings,
-  conn: Pick<Conn, "dialTimes" | "requests">,
+  conn: PooledConn,
   fromIdle: boolean,
   t0: number,
+  now: number,
 ): void {
   const d = conn.dialTimes;
   if (fromIdle || conn.requests > 0 || d === null) {
-    timings.queued = performance.now() - t0;
+    timings.queued = now - t0;
     return;
   }
   conn.dialTimes = null; // only its first exchange waited for this dial
@@ -1049,18 +309,6 @@ function refuse(opts: TransportRequest, err: unknown): Promise<never> {
     }
   }
   return Promise.reject(err);
-}
-
-function refSocket(conn: Conn, on: boolean): void {
-  const s = conn.socket as { ref?: () => void; unref?: () => void };
-  if (on) s.ref?.();
-  else s.unref?.();
-}
-
-function abortError(req: PreparedRequest): RoundtripError {
-  const reason = req.signal?.reason;
-  if (reason instanceof RoundtripError) return reason;
-  return new RoundtripError("ERR_ABORTED", "the request was aborted", { cause: reason, url: req.displayURL });
 }
 
 /** The caller's stack above `fn`, captured now and formatted only when asked for. */

@@ -688,6 +688,24 @@ test("REFUSED_STREAM is retried, for any method, with the body sent again", asyn
   await assertNoLeaks(t, base);
 });
 
+test("the retry loop is bounded: a server refusing every stream gets maxIdleConnsPerHost + 2 attempts", async (ctx) => {
+  const base = tcpHandles();
+  // REFUSED_STREAM makes any replayable request retryable, on the same healthy session:
+  // nothing but the guard ends the loop (Go's http2 caps it too, with a backoff).
+  const peer = await h2Server(ctx, (stream) => stream.close(NGHTTP2_REFUSED_STREAM));
+  const t = transport(ctx, { maxIdleConnsPerHost: 3 });
+  const gotConn: boolean[] = [];
+  await rejectsWith(
+    t.roundTrip({ url: peer.url, trace: { gotConn: (i) => gotConn.push(i.reused) } }),
+    "ERR_CONNECTION_CLOSED",
+  );
+  assert.equal(peer.streams.length, 5, "3 + 2 attempts");
+  assert.equal(gotConn.length, 5, "gotConn once per attempt");
+  assert.equal(peer.sessions, 1);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
 test("GOAWAY: streams up to its last-stream-id complete, later ones are retried on a new connection", async (ctx) => {
   const base = tcpHandles();
   let held: http2.ServerHttp2Stream | null = null;
