@@ -348,7 +348,7 @@ export class Exchange implements BodySource {
         httpVersion: head.httpVersion,
         headers: head.headers,
         contentLength,
-        url: req.target.url.href,
+        url: req.target.href,
         timings: this.timings,
         conn: this.connInfo,
       },

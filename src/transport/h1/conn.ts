@@ -73,6 +73,8 @@ export enum Writing {
 }
 
 export class H1Conn implements PooledConn, Carrier, ResponseHandler {
+  /** Exchanges in flight on every H1Conn of the process (start to detach); for write batching. */
+  static #inFlight = 0;
   readonly multiplexed = false;
   readonly socket: Duplex;
   readonly hostPort: string;
@@ -190,6 +192,7 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
         ? "the request asked to close the connection"
         : null;
     this.requests++;
+    H1Conn.#inFlight++;
     this.parser.reset(ex.req.isHead);
     refSocket(this.socket, true);
     if (this.#paused !== 0) {
@@ -202,7 +205,7 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
     if (fitsOneWrite(ex)) {
       // The common case without a promise: the whole request in one write.
       try {
-        writeSmall(this.socket, ex, close);
+        writeSmall(this.socket, ex, close, H1Conn.#inFlight > 1);
       } catch (err) {
         this.#writeFailed(ex, err);
       }
@@ -410,6 +413,7 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
     ex.detach();
     ex.onWritten = null;
     this.#ex = null;
+    H1Conn.#inFlight--;
     this.#reading = Reading.IDLE;
     this.#writing = Writing.IDLE;
   }
