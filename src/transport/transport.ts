@@ -20,7 +20,7 @@ import {
   replayBody,
   type TransportRequest,
 } from "./prepared.js";
-import { type ConnInfo, newTimings, type Response, type Timings } from "./response.js";
+import { newTimings, type Response, type Timings } from "./response.js";
 import type { Waiter } from "./wait-queue.js";
 
 export { type TransportOptions, VERSION } from "./options.js";
@@ -172,7 +172,7 @@ class RoundTrip implements Waiter<PooledConn>, ExchangeResult {
     pool.acquire(host, this.req, this);
   }
 
-  gotConn(conn: PooledConn, fromIdle: boolean, reserved: boolean): void {
+  gotConn(conn: PooledConn, fromIdle: boolean, reserved: boolean, at: number): void {
     const { pool } = this.core;
     const host = this.#host!;
     const req = this.req;
@@ -195,15 +195,16 @@ class RoundTrip implements Waiter<PooledConn>, ExchangeResult {
       this.run();
       return;
     }
-    const now = performance.now();
+    const now = at >= 0 ? at : performance.now();
     const timings = newTimings();
     fillQueueTimings(timings, conn, fromIdle, this.t0, now);
     const info = conn.connInfo(fromIdle, now);
-    req.trace?.gotConn?.(info);
+    // gotConn sees Go's three facts (a copy: the hook must not reach response.conn).
+    req.trace?.gotConn?.({ reused: info.reused, wasIdle: info.wasIdle, idleTime: info.idleTime });
     this.#reused = info.reused;
     const ex = new Exchange(req, this, host.settings, timings, this.t0, this.stack);
-    ex.connInfo = connInfoOf(info, conn.addresses());
-    conn.start(ex);
+    ex.connInfo = info;
+    conn.start(ex, now);
     pool.exchangeStarted();
   }
 
@@ -318,18 +319,4 @@ export function captureSite(fn: Function): () => string {
   Error.captureStackTrace(holder, fn);
   Error.stackTraceLimit = limit;
   return () => (holder.stack ?? "").split("\n").slice(1).join("\n");
-}
-
-/** What a response says of its connection: gotConn's facts plus the socket's addresses. */
-function connInfoOf(
-  info: { reused: boolean; wasIdle: boolean; idleTime: number },
-  addr: { localAddress?: string; remoteAddress?: string },
-): ConnInfo {
-  return {
-    reused: info.reused,
-    wasIdle: info.wasIdle,
-    idleTime: info.idleTime,
-    localAddress: addr.localAddress,
-    remoteAddress: addr.remoteAddress,
-  };
 }

@@ -100,7 +100,7 @@ class FakeConn implements PooledConn {
 class Recorder implements Waiter<PooledConn> {
   got: Array<{ conn: FakeConn; fromIdle: boolean; reserved: boolean }> = [];
   errors: Error[] = [];
-  gotConn(conn: PooledConn, fromIdle: boolean, reserved: boolean): void {
+  gotConn(conn: PooledConn, fromIdle: boolean, reserved: boolean, _now: number): void {
     this.got.push({ conn: conn as FakeConn, fromIdle, reserved });
   }
   connFailed(err: Error): void {

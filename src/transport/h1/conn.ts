@@ -40,6 +40,7 @@ import { sendBody } from "../body-writer.js";
 import { type Carrier, type Exchange, Phase } from "../exchange.js";
 import type { ConnSettings } from "../options.js";
 import type { ConnEvents, DialTimes, PooledConn } from "../pool.js";
+import type { ConnInfo } from "../response.js";
 import { fitsOneWrite, H1Wire, writeSmall } from "./writer.js";
 
 /** Bytes a close() may still read to keep the connection (see Body.close). */
@@ -170,19 +171,22 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
   }
 
   /** Go's gotConn: reused once it carried an exchange; wasIdle when it came from the idle list. */
-  connInfo(fromIdle: boolean, now: number): { reused: boolean; wasIdle: boolean; idleTime: number } {
+  connInfo(fromIdle: boolean, now: number): ConnInfo {
+    const a = this.addresses();
     return {
       reused: this.requests > 0,
       wasIdle: fromIdle,
       idleTime: fromIdle ? Math.max(0, now - this.idleSince) : 0,
+      localAddress: a.localAddress,
+      remoteAddress: a.remoteAddress,
     };
   }
 
   reserve(): void {}
   unreserve(): void {}
 
-  /** Starts an exchange. The pool guarantees the connection is idle. */
-  start(ex: Exchange): void {
+  /** Starts an exchange (at `now`, read by the caller). The pool guarantees the connection is idle. */
+  start(ex: Exchange, now = performance.now()): void {
     this.#ex = ex;
     this.#reading = Reading.HEAD;
     this.#writing = Writing.BUSY;
@@ -200,12 +204,11 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
       this.socket.resume();
     }
     ex.begin(this);
-    ex.onWritten = () => this.#wrote(ex);
     const close = this.#noKeepAlive !== null;
     if (fitsOneWrite(ex)) {
       // The common case without a promise: the whole request in one write.
       try {
-        writeSmall(this.socket, ex, close, H1Conn.#inFlight > 1);
+        writeSmall(this.socket, ex, close, H1Conn.#inFlight > 1, now);
       } catch (err) {
         this.#writeFailed(ex, err);
       }
@@ -245,8 +248,8 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
 
   // ---- writing ---------------------------------------------------------------------------
 
-  /** The request is fully written. */
-  #wrote(ex: Exchange): void {
+  /** Carrier: the request is fully written. */
+  wrote(ex: Exchange): void {
     if (this.#ex !== ex || this.#writing !== Writing.BUSY) return;
     this.#writing = Writing.DONE;
     this.#tryKeepAlive(performance.now());
@@ -411,7 +414,6 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
       this.#writeWait = null;
     }
     ex.detach();
-    ex.onWritten = null;
     this.#ex = null;
     H1Conn.#inFlight--;
     this.#reading = Reading.IDLE;

@@ -103,7 +103,7 @@ function flushThisTurn(): void {
 }
 
 /** Writes a request that fitsOneWrite: head and body in a single write. Throws on a request that cannot be sent. */
-export function writeSmall(socket: Duplex, ex: Exchange, close: boolean, batch: boolean): void {
+export function writeSmall(socket: Duplex, ex: Exchange, close: boolean, batch: boolean, now: number): void {
   const req = ex.req;
   const bytes = req.body === null ? null : req.body.bytes!;
   const framing = planFraming(req.method, bytes === null ? undefined : bytes.length, req.headers);
@@ -123,9 +123,10 @@ export function writeSmall(socket: Duplex, ex: Exchange, close: boolean, batch: 
     socket.write(head, "latin1");
     socket.write(bytes);
   }
-  ex.wroteHeaders();
+  // One write, in the same synchronous call as the caller's clock read: one timestamp.
+  ex.wroteHeaders(now);
   if (bytes !== null) ex.progress(bytes.length, bytes.length, true);
-  ex.wroteRequest();
+  ex.wroteRequest(now);
 }
 
 /** The wire of one request on one connection, for the body writer. */

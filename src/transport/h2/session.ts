@@ -17,6 +17,7 @@ import type { TLSSocket } from "node:tls";
 import type { Exchange } from "../exchange.js";
 import type { ConnSettings } from "../options.js";
 import type { ConnEvents, DialTimes, PooledConn } from "../pool.js";
+import type { ConnInfo } from "../response.js";
 import { H2Stream, type StreamOwner } from "./stream.js";
 
 const require = createRequire(import.meta.url);
@@ -133,10 +134,17 @@ export class H2Session implements PooledConn, StreamOwner {
   }
 
   /** Go's gotConn for HTTP/2: reused once it carried a stream, wasIdle when no response is arriving on it. */
-  connInfo(_fromIdle: boolean, now: number): { reused: boolean; wasIdle: boolean; idleTime: number } {
+  connInfo(_fromIdle: boolean, now: number): ConnInfo {
     const reused = this.requests > 0;
     const wasIdle = reused && this.#busy === 0;
-    return { reused, wasIdle, idleTime: wasIdle ? Math.max(0, now - this.idleSince) : 0 };
+    const a = this.addresses();
+    return {
+      reused,
+      wasIdle,
+      idleTime: wasIdle ? Math.max(0, now - this.idleSince) : 0,
+      localAddress: a.localAddress,
+      remoteAddress: a.remoteAddress,
+    };
   }
 
   reserve(): void {
