@@ -70,8 +70,8 @@ export interface PooledConn {
   /** The server's keep-alive hint in ms (`Keep-Alive: timeout=N`), or -1. */
   readonly keepAliveHint: number;
   readonly socket: Duplex;
-  /** The dial's moments, for its first exchange's timings; that exchange clears it. */
-  dialTimes: DialTimes | null;
+  /** The dial's moments, for its first exchange's timings: given once, then null. */
+  takeDialTimes(): DialTimes | null;
   /** Open, readable and writable. */
   isUsable(): boolean;
   /** Starts `ex` (at `now`, the caller's clock read): the pool gave it this connection (or a slot of it). */
@@ -94,7 +94,7 @@ export interface PooledConn {
 export interface ConnFactory {
   /** The dial negotiated a multiplexed protocol (ALPN h2). */
   multiplexed(dialed: DialResult): boolean;
-  make(host: HostPool, dialed: DialResult, events: ConnEvents): PooledConn;
+  make(host: HostPool, dialed: DialResult, events: ConnEvents, dialTimes: DialTimes): PooledConn;
 }
 
 /** Where a key's connections go and how they are made (connect-method.ts decides). */
@@ -347,15 +347,14 @@ export class Pool {
       return;
     }
     const member = new Member(this, host);
-    const conn = factory.make(host, dialed, member);
-    member.conn = conn;
     const at = (offset: number) => (offset < 0 ? -1 : started + offset);
-    conn.dialTimes = {
+    const conn = factory.make(host, dialed, member, {
       started,
       dnsDone: at(dialed.dnsDone),
       connectDone: at(dialed.connectDone),
       tlsDone: at(dialed.tlsDone),
-    };
+    });
+    member.conn = conn;
     host.conns.add(conn);
     if (conn.multiplexed) {
       host.shared = conn;

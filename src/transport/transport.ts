@@ -272,12 +272,12 @@ function fillQueueTimings(
   t0: number,
   now: number,
 ): void {
-  const d = conn.dialTimes;
-  if (fromIdle || conn.requests > 0 || d === null) {
+  // Only its first exchange waited for the dial.
+  const d = fromIdle || conn.requests > 0 ? null : conn.takeDialTimes();
+  if (d === null) {
     timings.queued = now - t0;
     return;
   }
-  conn.dialTimes = null; // only its first exchange waited for this dial
   const rel = (at: number) => (at < 0 ? -1 : Math.max(0, at - t0));
   timings.queued = rel(d.started);
   timings.dnsDone = rel(d.dnsDone);

@@ -88,7 +88,14 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
   idleSince = performance.now();
   /** Server's Keep-Alive timeout hint in ms, or -1. */
   keepAliveHint = -1;
-  dialTimes: DialTimes | null = null;
+  /** The dial's moments, until its first exchange takes them. */
+  #dialTimes: DialTimes | null;
+
+  takeDialTimes(): DialTimes | null {
+    const d = this.#dialTimes;
+    this.#dialTimes = null;
+    return d;
+  }
   /** performance.now() of the last byte read, for the body timeout sweep. */
   lastRead = 0;
   #reading = Reading.IDLE;
@@ -106,7 +113,14 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
   #discardDone: (() => void) | null = null;
   #addresses: { localAddress?: string; remoteAddress?: string } | null = null;
 
-  constructor(socket: Duplex, hostPort: string, events: ConnEvents, settings: ConnSettings) {
+  constructor(
+    socket: Duplex,
+    hostPort: string,
+    events: ConnEvents,
+    settings: ConnSettings,
+    dialTimes: DialTimes | null = null,
+  ) {
+    this.#dialTimes = dialTimes;
     this.socket = socket;
     this.hostPort = hostPort;
     this.#events = events;

@@ -48,7 +48,14 @@ export class H2Session implements PooledConn, StreamOwner {
   #reserved = 0;
   /** performance.now() when it last stopped carrying a response, for idle expiry and idleTime. */
   idleSince = performance.now();
-  dialTimes: DialTimes | null = null;
+  /** The dial's moments, until its first exchange takes them. */
+  #dialTimes: DialTimes | null;
+
+  takeDialTimes(): DialTimes | null {
+    const d = this.#dialTimes;
+    this.#dialTimes = null;
+    return d;
+  }
   /** Takes no new stream (GOAWAY, error, close asked, transport closing). */
   #draining = false;
   #closed = false;
@@ -61,7 +68,14 @@ export class H2Session implements PooledConn, StreamOwner {
   readonly #streams = new Set<H2Stream>();
   #addresses: { localAddress?: string; remoteAddress?: string } | null = null;
 
-  constructor(socket: TLSSocket, hostPort: string, events: ConnEvents, settings: ConnSettings) {
+  constructor(
+    socket: TLSSocket,
+    hostPort: string,
+    events: ConnEvents,
+    settings: ConnSettings,
+    dialTimes: DialTimes | null = null,
+  ) {
+    this.#dialTimes = dialTimes;
     if (http2 === null) {
       http2 = require("node:http2") as typeof import("node:http2");
       statusCodes = (require("node:http") as typeof import("node:http")).STATUS_CODES;
