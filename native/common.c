@@ -113,6 +113,27 @@ int wait_ready(int fd, short events) {
   return 0;
 }
 
+int queue_job(napi_env env, job_base *base, napi_value token_v, const char *name,
+              napi_async_execute_callback execute, napi_async_complete_callback complete, void *data,
+              napi_value *promise) {
+  napi_value name_v;
+  if ((base->token != NULL && napi_create_reference(env, token_v, 1, &base->token_ref) != napi_ok) ||
+      napi_create_promise(env, &base->deferred, promise) != napi_ok ||
+      napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &name_v) != napi_ok ||
+      napi_create_async_work(env, NULL, name_v, execute, complete, data, &base->work) != napi_ok ||
+      napi_queue_async_work(env, base->work) != napi_ok) {
+    /* A deferred that is never settled only leaves an unreachable pending promise. */
+    napi_throw_error(env, NULL, "roundtrip zero-copy: cannot queue work");
+    return 0;
+  }
+  return 1;
+}
+
+void release_base(napi_env env, job_base *base) {
+  if (base->token_ref != NULL) napi_delete_reference(env, base->token_ref);
+  if (base->work != NULL) napi_delete_async_work(env, base->work);
+}
+
 static void free_token(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;

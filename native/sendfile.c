@@ -10,7 +10,7 @@
  *   before `length` bytes. Errors carry `bytesSent`: what this call sent before failing.
  *
  * setCork(socketFd, on) -> undefined;  getCork(socketFd) -> boolean
- *   TCP_CORK on a TCP socket (roundtrip/server's `tcpCork` option): while it is on, the
+ *   TCP_CORK on a TCP socket (roundtrip-http/server's `tcpCork` option): while it is on, the
  *   kernel sends only full segments, so a response head and the start of its body leave
  *   together; clearing it sends what is held. Synchronous (one setsockopt/getsockopt call,
  *   which does not block). Both throw an Error with the errno name as `code`. The only
@@ -37,10 +37,7 @@
 #define ERR_FILE_SHRANK (-1)
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref token_ref; /* keeps the token's external alive while execute() reads it */
-  cancel_token *token;
+  job_base base;      /* first: the work, its promise and the cancel token */
   int sock;           /* private dup of the socket fd */
   int file;           /* private dup of the file fd */
   int64_t offset;
@@ -72,7 +69,7 @@ static void execute(napi_env env, void *data) {
   int64_t started = now_us();
   int64_t waited_us = 0;
   while (j->sent < j->length) {
-    if (token_cancelled(j->token)) {
+    if (token_cancelled(j->base.token)) {
       j->err = ECANCELED;
       return;
     }
@@ -112,8 +109,7 @@ static void execute(napi_env env, void *data) {
 static void release_job(napi_env env, job *j) {
   if (j->sock >= 0) close(j->sock);
   if (j->file >= 0) close(j->file);
-  if (j->token_ref != NULL) napi_delete_reference(env, j->token_ref);
-  if (j->work != NULL) napi_delete_async_work(env, j->work);
+  release_base(env, &j->base);
   free(j);
 }
 
@@ -123,19 +119,19 @@ static void complete(napi_env env, napi_status status, void *data) {
   if (status == napi_cancelled) j->err = ECANCELED;
   if (j->err == 0) {
     napi_create_int64(env, j->sent, &result);
-    napi_resolve_deferred(env, j->deferred, result);
+    napi_resolve_deferred(env, j->base.deferred, result);
   } else {
     result = make_error(env, j->err, j->sent);
     /* Rejecting with undefined beats a promise that never settles. */
     if (result == NULL) napi_get_undefined(env, &result);
-    napi_reject_deferred(env, j->deferred, result);
+    napi_reject_deferred(env, j->base.deferred, result);
   }
   release_job(env, j);
 }
 
 napi_value js_sendfile(napi_env env, napi_callback_info info) {
   size_t argc = 5;
-  napi_value argv[5], promise, name;
+  napi_value argv[5], promise;
   int64_t sock, file, offset, length;
   cancel_token *token = NULL;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -159,7 +155,7 @@ napi_value js_sendfile(napi_env env, napi_callback_info info) {
   }
   j->offset = offset;
   j->length = length;
-  j->token = token;
+  j->base.token = token;
   /* Dup now, on the caller's thread, while the caller's fds are known to be valid. */
   j->sock = dup_fd((int)sock);
   j->file = j->sock < 0 ? -1 : dup_fd((int)file);
@@ -169,14 +165,8 @@ napi_value js_sendfile(napi_env env, napi_callback_info info) {
     if (err != NULL) napi_throw(env, err);
     return NULL;
   }
-  if ((token != NULL && napi_create_reference(env, argv[4], 1, &j->token_ref) != napi_ok) ||
-      napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "roundtrip.sendfile", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, execute, complete, j, &j->work) != napi_ok ||
-      napi_queue_async_work(env, j->work) != napi_ok) {
-    /* A deferred that is never settled only leaves an unreachable pending promise. */
+  if (!queue_job(env, &j->base, argv[4], "roundtrip.sendfile", execute, complete, j, &promise)) {
     release_job(env, j);
-    napi_throw_error(env, NULL, "roundtrip zero-copy: cannot queue work");
     return NULL;
   }
   return promise;

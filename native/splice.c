@@ -33,10 +33,7 @@
 #define PIPE_SIZE (1 << 20)
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref token_ref; /* keeps the token's external alive while execute() reads it */
-  cancel_token *token;
+  job_base base;      /* first: the work, its promise and the cancel token */
   int sock;           /* private dup of the socket fd */
   int file;           /* private dup of the file fd */
   int pipe_r, pipe_w; /* this job's pipe */
@@ -95,7 +92,7 @@ static void execute(napi_env env, void *data) {
   int64_t started = now_us();
   int64_t waited_us = 0;
   while (j->moved < j->length) {
-    if (token_cancelled(j->token)) {
+    if (token_cancelled(j->base.token)) {
       j->err = ECANCELED;
       return;
     }
@@ -139,8 +136,7 @@ static void release_job(napi_env env, job *j) {
   if (j->file >= 0) close(j->file);
   if (j->pipe_r >= 0) close(j->pipe_r);
   if (j->pipe_w >= 0) close(j->pipe_w);
-  if (j->token_ref != NULL) napi_delete_reference(env, j->token_ref);
-  if (j->work != NULL) napi_delete_async_work(env, j->work);
+  release_base(env, &j->base);
   free(j);
 }
 
@@ -159,11 +155,11 @@ static void complete(napi_env env, napi_status status, void *data) {
   if (status == napi_cancelled) j->err = ECANCELED;
   if (j->err == 0) {
     napi_create_int64(env, j->eof ? -1 : j->moved, &result);
-    napi_resolve_deferred(env, j->deferred, result);
+    napi_resolve_deferred(env, j->base.deferred, result);
   } else {
     result = make_error(env, j->err, j->moved);
     if (result == NULL) napi_get_undefined(env, &result);
-    napi_reject_deferred(env, j->deferred, result);
+    napi_reject_deferred(env, j->base.deferred, result);
   }
   release_job(env, j);
 }
@@ -178,7 +174,7 @@ static napi_value fail_start(napi_env env, job *j, int err) {
 
 napi_value js_splice(napi_env env, napi_callback_info info) {
   size_t argc = 4;
-  napi_value argv[4], promise, name;
+  napi_value argv[4], promise;
   int64_t sock, file, length;
   cancel_token *token = NULL;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -200,7 +196,7 @@ napi_value js_splice(napi_env env, napi_callback_info info) {
   }
   j->sock = j->file = j->pipe_r = j->pipe_w = -1;
   j->length = length;
-  j->token = token;
+  j->base.token = token;
   /* splice(2) refuses a target opened with O_APPEND, but only after the bytes have left
    * the socket: refuse before reading anything, so the caller's fallback loses nothing. */
   int fl = fcntl((int)file, F_GETFL);
@@ -218,13 +214,8 @@ napi_value js_splice(napi_env env, napi_callback_info info) {
   int cap = fcntl(j->pipe_w, F_GETPIPE_SZ);
   j->pipe_cap = cap > 0 ? (size_t)cap : 65536;
 
-  if ((token != NULL && napi_create_reference(env, argv[3], 1, &j->token_ref) != napi_ok) ||
-      napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "roundtrip.splice", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, execute, complete, j, &j->work) != napi_ok ||
-      napi_queue_async_work(env, j->work) != napi_ok) {
+  if (!queue_job(env, &j->base, argv[3], "roundtrip.splice", execute, complete, j, &promise)) {
     release_job(env, j);
-    napi_throw_error(env, NULL, "roundtrip zero-copy: cannot queue work");
     return NULL;
   }
   return promise;

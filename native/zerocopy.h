@@ -38,6 +38,25 @@ typedef struct {
   atomic_int cancelled;
 } cancel_token;
 
+/* What every job (sendfile.c, splice.c) starts with: the async work, its promise, and the
+ * cancel token it polls (kept alive by token_ref while a pool thread reads it). */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref token_ref;
+  cancel_token *token;
+} job_base;
+
+/* Creates the job's promise and queues `execute` (pool thread) then `complete` (main
+ * thread) with `data`, the job whose first member is `base`. On failure throws and
+ * returns 0; the caller frees the job (release_base undoes what was done). */
+int queue_job(napi_env env, job_base *base, napi_value token_v, const char *name,
+              napi_async_execute_callback execute, napi_async_complete_callback complete, void *data,
+              napi_value *promise);
+
+/* Deletes the job's token reference and async work (main thread). */
+void release_base(napi_env env, job_base *base);
+
 /* An Error shaped like Node's system errors for errno `err`: code (the errno's name),
  * errno (negative), syscall, and the message "<syscall> [<what> ]<code>: <strerror>".
  * Main thread only. Returns NULL if it cannot. */

@@ -20,7 +20,8 @@ export type ErrorCode =
   | "ERR_BODY_USED"
   | "ERR_REQUEST_BODY"
   | "ERR_FILE_WRITE"
-  | "ERR_TRANSPORT_CLOSED";
+  | "ERR_TRANSPORT_CLOSED"
+  | "ERR_INVALID_JSON";
 
 /** Where a deadline ran out; set on `ERR_TIMEOUT`. */
 export type TimeoutPhase = "dial" | "tls" | "responseHeader" | "expectContinue" | "body" | "client";
@@ -29,6 +30,7 @@ export interface RoundtripErrorOptions {
   cause?: unknown;
   phase?: TimeoutPhase;
   url?: string;
+  status?: number;
 }
 
 export class RoundtripError extends Error {
@@ -38,12 +40,15 @@ export class RoundtripError extends Error {
   readonly phase?: TimeoutPhase;
   /** The request URL, with any password masked. */
   url?: string;
+  /** Set on ERR_INVALID_JSON: the status of the response whose body is not JSON. */
+  readonly status?: number;
 
   constructor(code: ErrorCode, message: string, options: RoundtripErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     if (options.phase !== undefined) this.phase = options.phase;
     if (options.url !== undefined) this.url = options.url;
+    if (options.status !== undefined) this.status = options.status;
   }
 }
 

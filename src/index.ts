@@ -1,6 +1,6 @@
 /**
  * roundtrip: an HTTP/1.1 client for Node.js built the way Go's net/http is built.
- * See README.md for a tour, DESIGN.md for the layers.
+ * See README.md for a tour, docs/design.md for the layers.
  */
 
 export { FileBody, type FileRange, file, openAsBlob } from "./body/file.js";
@@ -22,6 +22,25 @@ export {
 export { type FetchInit, fetch } from "./client/fetch.js";
 export { type ErrorCode, isRoundtripError, RoundtripError, type TimeoutPhase } from "./errors.js";
 export { Headers, type HeadersInit } from "./http1/headers.js";
+export { type CacheOptions, type CacheStatus, cache } from "./middleware/cache.js";
+export {
+  type CacheEntry,
+  type CacheMetadata,
+  type CacheStore,
+  type CacheWriter,
+  MemoryCacheStore,
+  type MemoryCacheStoreOptions,
+} from "./middleware/cache-store.js";
+export {
+  type ComposedTransport,
+  compose,
+  type Middleware,
+  type TransportLifecycle,
+} from "./middleware/compose.js";
+export { FileCacheStore } from "./middleware/file-store.js";
+export type { AfterResponseHook, BeforeRequestHook, HookRequest } from "./middleware/hooks.js";
+export { type RetryContext, type RetryOptions, retry } from "./middleware/retry.js";
+export type { Clock, Timers } from "./middleware/timers.js";
 export type { DialFunc, DialOptions } from "./transport/dial.js";
 export type { DnsCacheOptions, LookupFunction } from "./transport/dns-cache.js";
 export type { Progress, RequestOptions, TransportRequest } from "./transport/prepared.js";

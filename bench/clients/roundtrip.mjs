@@ -1,5 +1,5 @@
 // roundtrip, from ../../dist (run `npm run build` first; bench/run.mjs does).
-// Written against DESIGN.md's public API. While parts of that API are missing, the
+// Written against the public API (docs/design.md). While parts of that API are missing, the
 // calls below throw a clear error and the runner marks the row unavailable.
 
 import { createWriteStream, openAsBlob } from "node:fs";

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Serving a 1 GiB file over loopback (issue 7): roundtrip/server's serveFile against the
+// Serving a 1 GiB file over loopback (issue 7): roundtrip-http/server's serveFile against the
 // same node:http server using fs.createReadStream(path).pipe(res), against serveFile's own
 // read/write loop, and against nginx (sendfile on) from Debian.
 //

@@ -1,7 +1,7 @@
 // One benchmark server, in a process of its own so its CPU time can be read from
 // /proc/<pid>/stat: `node server.mjs <mode> <file>` listens on 127.0.0.1 (port 0) and
 // prints {"port":N,"zeroCopy":{...}} once ready. Modes:
-//   servefile  roundtrip/server's serveFile (sendfile(2) when the addon is live)
+//   servefile  roundtrip-http/server's serveFile (sendfile(2) when the addon is live)
 //   servefile-cork  the same with { tcpCork: true } (nginx's `tcp_nopush on`)
 //   stream     serveFile with zeroCopy: false (its pooled res.write loop)
 //   pipe       fs.createReadStream(path).pipe(res), the usual Node answer, same headers

@@ -9,6 +9,7 @@
 import { openAsBlob as nodeOpenAsBlob } from "node:fs";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import { RoundtripError } from "../errors.js";
+import { ownOptions } from "../options.js";
 
 export interface FileRange {
   /** First byte to send. Default 0. */
@@ -128,7 +129,8 @@ export class OpenFile {
 
 /** A request body read from a file; see FileBody. */
 export function file(path: string, range?: FileRange): FileBody {
-  return new FileBody(path, range);
+  // Own properties only: a polluted Object.prototype.end is not a range.
+  return new FileBody(path, ownOptions(range));
 }
 
 /**

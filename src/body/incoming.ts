@@ -13,7 +13,7 @@
  * and resumed once the reader has taken the queue below LOW_WATER.
  */
 import { Readable } from "node:stream";
-import { RoundtripError } from "../errors.js";
+import { RoundtripError, redactURL } from "../errors.js";
 import type { Headers } from "../http1/headers.js";
 import { bufferFromInit } from "./from-init.js";
 import type { BodyInit } from "./outgoing.js";
@@ -210,9 +210,17 @@ export function trackUnconsumed(body: Body, buffer: BodyBuffer, site: RequestSit
   registry.register(body, { buffer, site }, body);
 }
 
+/** What an ERR_INVALID_JSON names: the response a Body belongs to. */
+export interface BodyOwner {
+  readonly status: number;
+  readonly url: string;
+}
+
 export class Body implements AsyncIterable<Uint8Array> {
   #buf: BodyBuffer;
   #used = false;
+  /** @internal The Response this is the body of, for json()'s error (read when it fails, so a later res.url counts). */
+  _owner: BodyOwner | null = null;
 
   /**
    * A body holding `init`'s bytes (string, bytes, Blob, file(), FormData,
@@ -301,9 +309,24 @@ export class Body implements AsyncIterable<Uint8Array> {
     return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
   }
 
+  /**
+   * The body parsed as JSON. A body that is not JSON (an HTML error page, a truncated
+   * document, an empty body) is ERR_INVALID_JSON with the response's `status` and `url`
+   * and the SyntaxError as `cause`, so it can be told apart from a network failure.
+   */
   async json<T = unknown>(): Promise<T> {
     const text = await this.text();
-    return JSON.parse(text) as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (cause) {
+      const owner = this._owner;
+      const why = cause instanceof Error ? cause.message : String(cause);
+      throw new RoundtripError(
+        "ERR_INVALID_JSON",
+        `response body is not JSON${owner ? ` (status ${owner.status})` : ""}: ${why}`,
+        owner ? { cause, status: owner.status, url: redactURL(owner.url) } : { cause },
+      );
+    }
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {

@@ -26,8 +26,13 @@ interface Part {
   statBeforeHead: boolean;
 }
 
-/** Browsers' escaping of names and filenames in Content-Disposition (WHATWG HTML). */
-function escapeName(s: string): string {
+/**
+ * Browsers' escaping of names and filenames in Content-Disposition (WHATWG HTML): a CR or
+ * LF cannot end the header line, a `"` cannot end the quoted string.
+ */
+function escapeName(value: unknown): string {
+  // A Blob subclass's `name` may be anything: what goes on the wire is its string.
+  const s = String(value);
   const escaped = s.replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/"/g, "%22");
   // Browsers leave other control bytes as they are; a NUL or another CTL in a part's
   // header line is refused here rather than put on the wire.
@@ -38,6 +43,25 @@ function escapeName(s: string): string {
     );
   }
   return escaped;
+}
+
+/**
+ * A part's Content-Type from a Blob's `type`, refused unless it is printable ASCII. A real
+ * Blob's type always is (its constructor empties any other), but a subclass's getter can
+ * return "text/plain\r\n\r\nforged", which would end the part head and inject headers and
+ * a body into the form (undici GHSA-m8rv-5g2x-5cg5). Unlike names, a media type has no
+ * escaping: it is refused.
+ */
+function partContentType(type: unknown, field: string): string {
+  const s = String(type ?? "");
+  if (s === "") return "application/octet-stream";
+  if (!/^[\x20-\x7e]*$/.test(s)) {
+    throw new RoundtripError(
+      "ERR_INVALID_REQUEST",
+      `form field ${JSON.stringify(field)}: Blob type holds a character a header cannot carry (CR, LF, NUL or another control or non-ASCII character): ${JSON.stringify(s.slice(0, 80))}`,
+    );
+  }
+  return s;
 }
 
 /** Browsers normalize line breaks in string values to CRLF. */
@@ -78,7 +102,7 @@ export function multipartBody(form: FormInit): OutgoingBody {
       body = value;
     } else if (typeof Blob !== "undefined" && value instanceof Blob) {
       const filename = (value as Blob & { name?: string }).name ?? "blob";
-      head += `; filename="${escapeName(filename)}"\r\nContent-Type: ${value.type || "application/octet-stream"}\r\n\r\n`;
+      head += `; filename="${escapeName(filename)}"\r\nContent-Type: ${partContentType(value.type, name)}\r\n\r\n`;
       // An openAsBlob() Blob goes out as its file; its size is fixed, so it needs no stat.
       body = fileOfBlob(value) ?? value;
       if (body instanceof FileBody) expected = value.size;

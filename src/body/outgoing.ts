@@ -102,8 +102,14 @@ export function toOutgoingBody(init: BodyInit): OutgoingBody {
   }
   if (typeof FormData !== "undefined" && init instanceof FormData) return multipartBody(init);
   if (init instanceof Readable || isAsyncIterable(init)) {
-    let opened = false;
     const source = init as AsyncIterable<Uint8Array | string>;
+    if (isUsedSource(source)) {
+      throw new RoundtripError(
+        "ERR_BODY_USED",
+        "the request body stream was already read (by an earlier request or by its owner); pass a new stream, or getBody to make one per request",
+      );
+    }
+    let opened = false;
     const body = streamBody(
       () => {
         if (opened) {
@@ -113,6 +119,7 @@ export function toOutgoingBody(init: BodyInit): OutgoingBody {
           );
         }
         opened = true;
+        usedSources.add(source);
         return source;
       },
       null,
@@ -122,6 +129,7 @@ export function toOutgoingBody(init: BodyInit): OutgoingBody {
     body.dispose = () => {
       if (opened) return; // the writer closes what it opened
       opened = true;
+      usedSources.add(source);
       closeSource(source);
     };
     return body;
@@ -142,6 +150,30 @@ export function jsonBody(value: unknown): OutgoingBody {
   }
   if (text === undefined) throw new RoundtripError("ERR_REQUEST_BODY", "json option serializes to nothing");
   return bytesBody(Buffer.from(text, "utf8"), "application/json");
+}
+
+/**
+ * One-shot sources a request has opened or closed: given to another request they would
+ * send nothing (an ended Readable, a finished generator) and the server would answer an
+ * empty body as if it were the upload. Weak: a source the caller drops takes its entry.
+ */
+const usedSources = new WeakSet<object>();
+
+/**
+ * A one-shot source that cannot be sent as a whole any more: one a request already
+ * opened or closed; a Readable that ended (a partly read one is sent from where its
+ * reader left it, as Node streams are meant to be handed on); a ReadableStream that is
+ * locked or was read from (WHATWG's "disturbed": fetch refuses those too). A generator
+ * iterated by someone else cannot be told from a fresh one.
+ */
+function isUsedSource(source: AsyncIterable<unknown>): boolean {
+  if (usedSources.has(source)) return true;
+  if (source instanceof Readable) return source.readableEnded;
+  if (typeof ReadableStream !== "undefined" && source instanceof ReadableStream) {
+    // Node's isDisturbed reads web streams too (its types say only Readable).
+    return source.locked || Readable.isDisturbed(source as unknown as Readable);
+  }
+  return false;
 }
 
 function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {

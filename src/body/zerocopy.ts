@@ -1,7 +1,7 @@
 /**
  * Sends a byte range of an open file to a socket.
  *
- * CONTRACT (used by the client's file() bodies and by roundtrip/server):
+ * CONTRACT (used by the client's file() bodies and by roundtrip-http/server):
  *   sendFileToSocket(socket, fd, offset, length, opts) resolves with the number of bytes
  *   written (always `length` on success) once they have been handed to the kernel, and
  *   rejects if the socket closes, the file is shorter than `length`, or `opts.signal`
@@ -10,8 +10,7 @@
  *
  * Two paths, chosen per call (docs/zerocopy.md):
  * - sendfile(2) through the native addon (native/sendfile.c): the kernel copies page
- *   cache to socket, in the libuv thread pool, one slice per addon call so progress and
- *   abort stay responsive. Only for a plain (non-TLS) net.Socket with an fd, on Linux.
+ *   cache to socket, in the libuv thread pool, one slice per addon call. Only for a plain (non-TLS) net.Socket with an fd, on Linux.
  * - a portable read/write loop over a few pooled buffers, for everything else.
  *
  * Rejections: `signal.reason` on abort; the socket's own error (code EPIPE, ECONNRESET,
@@ -22,7 +21,7 @@
 import { existsSync, read } from "node:fs";
 import { createRequire } from "node:module";
 import { Socket } from "node:net";
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import type { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
 import { fileURLToPath } from "node:url";
@@ -116,10 +115,18 @@ function loadAddon(): { addon?: NativeAddon; status: ZeroCopyStatus } {
   }
   const path = findAddon();
   if (path === undefined) {
+    // Built by the package's install script when a C compiler is there: missing after
+    // `npm install --ignore-scripts`, or when the install had no compiler.
+    const installed = fileURLToPath(import.meta.url)
+      .split(sep)
+      .includes("node_modules");
+    const rebuild = installed
+      ? "run `npm rebuild roundtrip-http` in your project"
+      : "run `node scripts/build-native.mjs`";
     return {
       status: {
         available: false,
-        reason: "native addon not built: run `node scripts/build-native.mjs` (needs a C compiler)",
+        reason: `native addon not built (it builds at install when a C compiler is present): ${rebuild}`,
       },
     };
   }
@@ -243,6 +250,8 @@ export async function sendFileToSocket(
 ): Promise<number> {
   checkRange(fd, offset, length);
   opts.signal?.throwIfAborted();
+  // One cutter for the whole range, also when sendfile hands the rest to the fallback.
+  opts = { ...opts, onProgress: cutAtMarks(length, opts.onProgress) };
   const why = opts.forceFallback === true ? "forceFallback option" : sendfileUnsupportedReason(socket);
   if (why !== undefined || addon === undefined || !(socket instanceof Socket)) {
     record("fallback", why);
@@ -262,6 +271,47 @@ function codedError(code: string, message: string, cause?: unknown): CodedError 
 
 function fileShrank(sent: number, length: number): CodedError {
   return codedError("ERR_FILE_SHRANK", `file shrank: it ended after ${sent} of ${length} bytes`);
+}
+
+/**
+ * Whether `err` only says that the socket was destroyed under a pending write. libuv
+ * cancels such a write with ECANCELED, which Node 22 and later pass to its callback and
+ * record as the socket's `errored`; Node 20 gives ERR_STREAM_DESTROYED and records
+ * nothing. Both mean "closed on our side", reported as ERR_SOCKET_CLOSED on every Node.
+ */
+function cancelledByDestroy(err: unknown): boolean {
+  return (
+    (err as { code?: unknown } | null)?.code === "ECANCELED" &&
+    (err as { syscall?: unknown }).syscall === "write"
+  );
+}
+
+/**
+ * Wraps onProgress so that no call spans a multiple of the grain: 64 KiB or 1% of the
+ * range, whichever is larger, the step at which the client reports upload progress
+ * (docs/client.md). An addon call (up to 4 MiB) or a write (128 KiB) that crosses marks
+ * is reported as one call per mark, at once, so a caller that reports when a grain's
+ * worth has gone by reports at every mark. Cutting the calls rather than the transfers
+ * keeps a transfer's cost as it was: each addon call is a trip through the thread pool,
+ * and 64 KiB calls made a 1 MiB send cost 3 to 7 times the CPU. Progress stays timely
+ * without them: an addon call returns what it sent after 50 ms (native/sendfile.c).
+ */
+function cutAtMarks(
+  length: number,
+  onProgress: ((sent: number) => void) | undefined,
+): ((sent: number) => void) | undefined {
+  if (onProgress === undefined) return undefined;
+  const grain = Math.max(64 * 1024, Math.ceil(length / 100));
+  let done = 0;
+  return (n) => {
+    const end = done + n;
+    while (done < end) {
+      const mark = Math.min(end, (Math.floor(done / grain) + 1) * grain);
+      const piece = mark - done;
+      done = mark;
+      onProgress(piece);
+    }
+  };
 }
 
 /**
@@ -286,16 +336,22 @@ class Guard {
   }
 
   private readonly onAbort = (): void => this.stop(this.signal?.reason);
-  private readonly onError = (err: unknown): void => this.stop(err);
+  private readonly onError = (err: unknown): void =>
+    cancelledByDestroy(err) ? this.onClose() : this.stop(err);
   private readonly onClose = (): void => {
     const errored = this.socket.errored;
-    if (errored) this.stop(errored);
+    if (errored && !cancelledByDestroy(errored)) this.stop(errored);
     // A socket that is not half-open ends itself when the peer's FIN arrives; writing on
     // would fail with EPIPE, which is what Node reports for a write after that FIN too.
     else if (this.socket.readableEnded)
       this.stop(codedError("EPIPE", "the peer closed the connection during file send"));
     else this.stop(codedError("ERR_SOCKET_CLOSED", "socket closed during file send"));
   };
+
+  /** The socket is known to be closed although its 'close' event has not come yet. */
+  closed(): void {
+    this.onClose();
+  }
 
   /** A write callback failed. Cut short by destroy() means closed, not a failure of its own. */
   writeFailed(err: Error): void {
@@ -341,7 +397,7 @@ class Guard {
 // ---------------------------------------------------------------------------------------
 // The sendfile(2) path
 
-/** Bytes per addon call: the grain of onProgress and of the abort check between calls. */
+/** Bytes per addon call at most; onProgress is cut finer (cutAtMarks). Abort is seen within. */
 const SLICE = 4 << 20;
 /** Addon errors meaning "this fd pair cannot do sendfile" (e.g. a FUSE file): use read/write. */
 const UNSUPPORTED = new Set(["EINVAL", "ENOSYS", "EOPNOTSUPP"]);
@@ -367,6 +423,10 @@ async function sendWithSendfile(
     }
     record("sendfile");
     while (sent < length) {
+      // destroy() closes the fd at once and emits 'close' later; by then the number may
+      // name another file, which the addon would dup and write into. So look before every
+      // call: a destroyed socket is closed now, whatever its events say.
+      if (socket.destroyed || socketFd(socket) !== sock) guard.closed();
       guard.check();
       const n = await native.sendfile(sock, fd, offset + sent, Math.min(SLICE, length - sent), token);
       // n === 0: the socket stayed full and the worker handed its thread back; go again.

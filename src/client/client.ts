@@ -5,12 +5,18 @@
  */
 import type { BodyInit } from "../body/outgoing.js";
 import { RoundtripError, redactURL } from "../errors.js";
+import { isToken, printable } from "../http1/chars.js";
 import { Headers, type HeadersInit } from "../http1/headers.js";
+import { validateMethod } from "../http1/request.js";
+import { type AfterResponseHook, type BeforeRequestHook, withHooks } from "../middleware/hooks.js";
+import { ownOptions } from "../options.js";
 import { handOver, type RequestOptions, type TransportRequest } from "../transport/prepared.js";
 import type { Response } from "../transport/response.js";
 import { type RoundTripper, Transport } from "../transport/transport.js";
+import { parseBaseURL, resolveAgainstBase } from "./base-url.js";
 import {
   BODY_HEADERS,
+  isCrossOrigin,
   isRelativeLocation,
   isReplayableInit,
   keepsCredentials,
@@ -70,10 +76,37 @@ export interface ClientOptions {
   checkRedirect?: CheckRedirect;
   /** Redirects followed at most; one more is ERR_TOO_MANY_REDIRECTS (0: none followed). Default 10. */
   maxRedirects?: number;
-  /** Base for relative request URLs, resolved as `new URL(url, baseURL)` (keep a trailing slash). Default: none. */
+  /**
+   * Base for request URLs. A relative URL is joined under the base path with one slash
+   * (`https://h/v1` + `users` or `/users` → `https://h/v1/users`; `../x` and `./x` then
+   * resolve as usual); an empty one is the base itself. A URL naming an origin — absolute,
+   * `//host`, `/\host`, or a URL object — must have the base's origin (scheme, host, port)
+   * unless allowAbsoluteUrls, else ERR_INVALID_REQUEST: client-wide credentials never go
+   * to another host (axios CVE-2025-27152). No query or fragment. Default: none.
+   */
   baseURL?: string | URL;
+  /**
+   * With a baseURL: let a request URL name another origin (resolved against the base, the
+   * WHATWG way). Without a baseURL every URL is absolute and this changes nothing.
+   * Default false.
+   */
+  allowAbsoluteUrls?: boolean;
   /** Sent with every request unless the request sets a header of the same name (any case). Default: none. */
   headers?: HeadersInit;
+  /**
+   * More request headers (names, any case) to drop on a redirect to another origin
+   * (scheme, host or port), e.g. `["X-Api-Key"]` for a custom credential. Once dropped
+   * they stay dropped for the rest of the chain; checkRedirect sees the request without
+   * them. Added to what is always dropped when a redirect leaves the first request's host
+   * and its subdomains (Go's rule): Authorization, Cookie, Cookie2, Proxy-Authorization,
+   * Proxy-Authenticate, WWW-Authenticate. A name that is not a token is ERR_INVALID_REQUEST.
+   * Default: none.
+   */
+  stripHeadersOnCrossOriginRedirect?: string[];
+  /** Runs before each hop (every redirect too) reaches the transport; may edit it. See docs/middleware.md. */
+  beforeRequest?: BeforeRequestHook;
+  /** Runs on each hop's response head; may return a replacement. See docs/middleware.md. */
+  afterResponse?: AfterResponseHook;
 }
 
 export interface ClientRequestOptions extends RequestOptions {
@@ -103,36 +136,35 @@ export class Client {
   readonly checkRedirect: CheckRedirect | undefined;
   readonly maxRedirects: number;
   readonly baseURL: URL | undefined;
+  readonly allowAbsoluteUrls: boolean;
   readonly headers: Headers | null;
+  /** Lower-cased; see ClientOptions.stripHeadersOnCrossOriginRedirect. */
+  readonly stripHeadersOnCrossOriginRedirect: readonly string[];
   /** Nothing client-wide to add to a request: the lean path applies. */
   readonly #lean: boolean;
 
   constructor(options: ClientOptions = {}) {
-    this.transport = options.transport ?? getDefaultTransport();
+    // Own properties only: a polluted Object.prototype.jar or .headers is not an option.
+    options = ownOptions(options);
+    // The hooks are a middleware under the redirect loop: they see every hop.
+    this.transport = withHooks(options.transport ?? getDefaultTransport(), options);
     this.timeout = options.timeout ?? 0;
     this.jar = options.jar;
     this.checkRedirect = options.checkRedirect;
     this.maxRedirects = options.maxRedirects ?? 10;
     this.headers = options.headers === undefined ? null : new Headers(options.headers);
+    this.stripHeadersOnCrossOriginRedirect = headerNames(
+      options.stripHeadersOnCrossOriginRedirect,
+      "stripHeadersOnCrossOriginRedirect",
+    );
     if (!Number.isFinite(this.timeout) || this.timeout < 0) {
       throw new RoundtripError("ERR_INVALID_REQUEST", "Client timeout must be a number ≥ 0");
     }
     if (!Number.isSafeInteger(this.maxRedirects) || this.maxRedirects < 0) {
       throw new RoundtripError("ERR_INVALID_REQUEST", "Client maxRedirects must be an integer ≥ 0");
     }
-    let baseURL: URL | undefined;
-    if (options.baseURL !== undefined) {
-      try {
-        baseURL = new URL(String(options.baseURL));
-      } catch (cause) {
-        throw new RoundtripError(
-          "ERR_INVALID_REQUEST",
-          `invalid baseURL ${JSON.stringify(maskURL(String(options.baseURL)))}`,
-          { cause },
-        );
-      }
-    }
-    this.baseURL = baseURL;
+    this.baseURL = options.baseURL === undefined ? undefined : parseBaseURL(options.baseURL);
+    this.allowAbsoluteUrls = options.allowAbsoluteUrls === true;
     this.#lean =
       this.jar === undefined && this.timeout === 0 && this.baseURL === undefined && this.headers === null;
   }
@@ -161,7 +193,8 @@ export class Client {
 
   /** Sends `req`, following redirects, and resolves with the final response. */
   do(req: ClientRequest): Promise<Response> {
-    return this.#send(req.url, req, undefined);
+    const own = ownOptions(req);
+    return this.#send(own.url, own, undefined);
   }
 
   /**
@@ -173,11 +206,12 @@ export class Client {
     opts: ClientRequestOptions | undefined,
     method: string | undefined,
   ): Promise<Response> {
-    const o = opts ?? EMPTY_OPTIONS;
+    // Own properties only: a polluted Object.prototype.host or .headers is not an option.
+    const o = ownOptions(opts) ?? EMPTY_OPTIONS;
     if (this.#lean && o.searchParams === undefined && o.timeout === undefined && !hasUserinfo(url)) {
       return this.#leanDo(url, o, method ?? o.method);
     }
-    return this.#fullDo(method === undefined ? { ...o, url } : { ...o, url, method });
+    return this.#fullDo(withTarget(o, url, method));
   }
 
   /**
@@ -210,14 +244,9 @@ export class Client {
       throw prefix(err, String(method ?? "GET"), url);
     }
     if (!REDIRECT_STATUSES.has(res.status) || !res.headers.has("location")) return res;
-    const current: Hop = { url: new URL(res.url), method: String(method ?? "GET") };
+    const current: Hop = { url: new URL(res.url), method: sentMethod(method) };
     try {
-      return await this.#follow(
-        method === undefined ? { ...req, url } : { ...req, url, method },
-        current,
-        req.signal,
-        res,
-      );
+      return await this.#follow(withTarget(req, url, method), current, req.signal, res);
     } catch (err) {
       throw prefix(err, current.method, current.url);
     }
@@ -225,7 +254,7 @@ export class Client {
 
   async #fullDo(req: ClientRequest): Promise<Response> {
     const url = this.#resolveURL(req);
-    const method = (req.method ?? "GET").toString();
+    const method = sentMethod(req.method);
     const timeout = req.timeout ?? this.timeout;
     if (!Number.isFinite(timeout) || timeout < 0) {
       throw new RoundtripError("ERR_INVALID_REQUEST", "timeout must be a number ≥ 0");
@@ -254,19 +283,24 @@ export class Client {
     }
   }
 
-  #resolveURL(req: ClientRequest): URL {
-    let url: URL;
+  /** @internal A request URL as this Client sends it (baseURL applied); ERR_INVALID_REQUEST if it cannot be. */
+  _resolveURL(input: string | URL): URL {
+    if (this.baseURL !== undefined) return resolveAgainstBase(input, this.baseURL, this.allowAbsoluteUrls);
     try {
-      url = this.baseURL !== undefined ? new URL(String(req.url), this.baseURL) : new URL(String(req.url));
+      return new URL(String(input));
     } catch (cause) {
       throw new RoundtripError(
         "ERR_INVALID_REQUEST",
-        `invalid URL ${JSON.stringify(maskURL(String(req.url)))}`,
+        `invalid URL ${JSON.stringify(maskURL(String(input)))}`,
         {
           cause,
         },
       );
     }
+  }
+
+  #resolveURL(req: ClientRequest): URL {
+    const url = this._resolveURL(req.url);
     const sp = req.searchParams;
     if (sp !== undefined) {
       const extra =
@@ -375,6 +409,8 @@ export class Client {
       const nextHeaders = new Headers(headers);
       if (!plan.keepBody) for (const h of BODY_HEADERS) nextHeaders.delete(h);
       if (!keepsCredentials(initial, next)) for (const h of SENSITIVE_HEADERS) nextHeaders.delete(h);
+      if (isCrossOrigin(url, next))
+        for (const h of this.stripHeadersOnCrossOriginRedirect) nextHeaders.delete(h);
       const nextHost = host !== undefined && isRelativeLocation(location) ? host : undefined;
 
       via.push(sent);
@@ -570,10 +606,42 @@ export function maskURL(text: string): string {
   return redactURL(text);
 }
 
+/** A list of header names, validated and lower-cased. */
+function headerNames(names: string[] | undefined, option: string): readonly string[] {
+  if (names === undefined) return [];
+  if (!Array.isArray(names))
+    throw new RoundtripError("ERR_INVALID_REQUEST", `Client ${option} must be an array`);
+  return Object.freeze(
+    names.map((n) => {
+      if (typeof n !== "string" || !isToken(n)) {
+        throw new RoundtripError(
+          "ERR_INVALID_REQUEST",
+          `Client ${option}: invalid header name ${printable(String(n))}`,
+        );
+      }
+      return n.toLowerCase();
+    }),
+  );
+}
+
 function toParams(obj: Record<string, string | number | boolean>): URLSearchParams {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(obj)) if (v !== undefined) p.append(k, String(v));
   return p;
+}
+
+/**
+ * The method as the transport sends it (a standard name upper-cased: `head` is HEAD), so
+ * the redirect rules see what went on the wire. An invalid one is left for the transport
+ * to refuse.
+ */
+function sentMethod(method: string | undefined): string {
+  const m = String(method ?? "GET");
+  try {
+    return validateMethod(m);
+  } catch {
+    return m;
+  }
 }
 
 /**
@@ -589,7 +657,19 @@ function prefix(err: unknown, method: string, url: URL | string): unknown {
   return err;
 }
 
-const EMPTY_OPTIONS: ClientRequestOptions = Object.freeze({});
+const EMPTY_OPTIONS: ClientRequestOptions = Object.freeze(Object.create(null));
+
+/**
+ * The request options with its URL (and method) set, as an object with no prototype: a
+ * spread into `{}` would let a polluted Object.prototype answer for every option the
+ * caller did not set.
+ */
+function withTarget(o: ClientRequestOptions, url: string | URL, method: string | undefined): ClientRequest {
+  const req = Object.assign(Object.create(null) as ClientRequest, o);
+  req.url = url;
+  if (method !== undefined) req.method = method;
+  return req;
+}
 
 let defaultClient: Client | null = null;
 /** The Client used by `fetch` and the module-level helpers; over the default Transport. */

@@ -6,6 +6,7 @@
  */
 import type { BodyInit } from "../body/outgoing.js";
 import { RoundtripError } from "../errors.js";
+import { ownOptions } from "../options.js";
 import type { Response as RtResponse } from "../transport/response.js";
 import { Client, type ClientRequest, getDefaultClient, maskURL } from "./client.js";
 
@@ -29,6 +30,8 @@ export async function fetch(
   input: string | URL | Request,
   init: FetchInit = {},
 ): Promise<globalThis.Response> {
+  // Own properties only: a polluted Object.prototype.client or .headers is not an option.
+  init = ownOptions(init);
   const client = init.client ?? getDefaultClient();
   let url: string;
   let method = init.method;
@@ -47,9 +50,11 @@ export async function fetch(
     url = String(input);
   }
   try {
-    new URL(url, client.baseURL);
+    client._resolveURL(url);
   } catch (cause) {
-    throw new TypeError(`Failed to parse URL from ${maskURL(url)}`, { cause });
+    // A URL that does not parse says what Node's fetch says; a baseURL's refusal says why.
+    const unparsed = !(cause instanceof RoundtripError) || cause.cause instanceof TypeError;
+    throw new TypeError(unparsed ? `Failed to parse URL from ${maskURL(url)}` : cause.message, { cause });
   }
   method = normalizeMethod(method ?? "GET");
   if (!TOKEN.test(method)) throw new TypeError(`'${method}' is not a valid HTTP method.`);
@@ -108,7 +113,9 @@ function withRedirectMode(client: Client, mode: "manual" | "error"): Client {
     maxRedirects: client.maxRedirects,
     ...(client.jar ? { jar: client.jar } : {}),
     ...(client.baseURL ? { baseURL: client.baseURL } : {}),
+    allowAbsoluteUrls: client.allowAbsoluteUrls,
     ...(client.headers ? { headers: client.headers } : {}),
+    stripHeadersOnCrossOriginRedirect: [...client.stripHeadersOnCrossOriginRedirect],
     checkRedirect: () => {
       if (mode === "error") throw new TypeError("unexpected redirect");
       return false;

@@ -7,11 +7,16 @@ import type { BodyInit } from "../body/outgoing.js";
 
 export const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-/** Headers that leave with the caller's credentials when a redirect changes domain. */
+/**
+ * Headers that leave with the caller's credentials when a redirect changes domain: Go's
+ * shouldCopyHeaderOnRedirect list, Proxy-Authorization and Proxy-Authenticate included
+ * since Go 1.24.4 (CVE-2025-4673).
+ */
 export const SENSITIVE_HEADERS = [
   "authorization",
   "cookie",
   "cookie2",
+  "proxy-authenticate",
   "proxy-authorization",
   "www-authenticate",
 ];
@@ -44,6 +49,11 @@ export function keepsCredentials(initial: URL, dest: URL): boolean {
   if (dhost === ihost) return true;
   if (ihost.startsWith("[") || dhost.startsWith("[")) return false;
   return dhost.endsWith("." + ihost);
+}
+
+/** Whether a redirect from `from` to `to` changes origin (scheme, host or port). */
+export function isCrossOrigin(from: URL, to: URL): boolean {
+  return from.origin !== to.origin;
 }
 
 /** A body the Client may send again without the caller's getBody. */

@@ -1,8 +1,8 @@
 /**
- * roundtrip/server: serve files and random-access content from any node:http server, as
+ * roundtrip-http/server: serve files and random-access content from any node:http server, as
  * Go's http.ServeFile / http.ServeContent do, with the body sent zero-copy on plain TCP.
  *
- *   import { serveFile } from "roundtrip/server";
+ *   import { serveFile } from "roundtrip-http/server";
  *   http.createServer((req, res) => serveFile(req, res, "./public/big.iso"));
  */
 export { contentTypeByExtension } from "./mime.js";

@@ -4,6 +4,7 @@
  * is the shared core that serveFile calls with a file it has already opened and checked.
  */
 import { extname } from "node:path";
+import { ownOptions } from "../options.js";
 import { evaluatePreconditions } from "./conditional.js";
 import { formatHttpDate } from "./http-date.js";
 import { contentTypeByExtension } from "./mime.js";
@@ -134,6 +135,8 @@ export async function serveContent(
   content: ServeContentSource,
   options: ServeOptions = {},
 ): Promise<ServeResult> {
+  // Own properties only: an option inherited from a polluted Object.prototype is ignored.
+  options = ownOptions(options);
   let opened: ContentReader | Uint8Array | undefined;
   let openPromise: Promise<Source> | undefined;
   const resolved: Resolved = {

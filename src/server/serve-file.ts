@@ -15,6 +15,7 @@
 import { type BigIntStats, constants } from "node:fs";
 import { readlink, realpath, stat } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { ownOptions } from "../options.js";
 import { fileETag } from "./etag.js";
 import { FileDescriptor } from "./file-descriptor.js";
 import { failure, rejectMethod, replyError } from "./reply.js";
@@ -57,6 +58,8 @@ export async function serveFile(
   path: string,
   options: ServeFileOptions = {},
 ): Promise<ServeResult> {
+  // Own properties only: a polluted Object.prototype.root is not an option.
+  options = ownOptions(options);
   const res = reply(response);
   if (res.headersSent) {
     return { status: res.statusCode, bytes: 0, transfer: "none", error: new Error("headers already sent") };
@@ -84,7 +87,8 @@ export async function serveFile(
       if (!index || index.includes("/") || index.includes(sep) || index === "..") return replyError(res, 404);
       const url = req.url ?? "/";
       const urlPath = url.split("?")[0]!;
-      if (!urlPath.endsWith("/")) return redirect(res, `${basename(urlPath)}/${url.slice(urlPath.length)}`);
+      if (!urlPath.endsWith("/"))
+        return redirect(res, `${slashRedirect(urlPath)}${url.slice(urlPath.length)}`);
       await handle.close();
       handle = undefined;
       name = join(target, index);
@@ -159,6 +163,19 @@ async function openedPath(handle: FileDescriptor, name: string, info: BigIntStat
       throw Object.assign(new Error("file moved"), { code: "ENOENT" });
     return real;
   }
+}
+
+/**
+ * The Location adding the trailing slash to a directory's URL path: its last segment and
+ * a slash, relative as in Go's localRedirect (so it works under a path prefix the server
+ * strips). A segment that would not read as a relative path — one starting with a
+ * backslash (`/\\evil.test` would give `\\evil.test/`, which browsers and WHATWG URL
+ * resolve as `//evil.test/`, another origin) or holding a colon (`https:evil.test/` is
+ * an absolute URL) — is prefixed with `./`, which keeps it a path on the same origin.
+ */
+function slashRedirect(urlPath: string): string {
+  const last = basename(urlPath);
+  return /^\\|:/.test(last) ? `./${last}/` : `${last}/`;
 }
 
 function redirect(res: Reply, location: string): ServeResult {

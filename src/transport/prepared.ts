@@ -10,6 +10,7 @@ import { isHost, printable } from "../http1/chars.js";
 import { Headers, type HeadersInit } from "../http1/headers.js";
 import { validateMethod } from "../http1/request.js";
 import { originForm, parseRequestURL, type RequestURL } from "../http1/url.js";
+import { methodOf, ownOptions } from "../options.js";
 import type { ClientTrace } from "./trace.js";
 
 export type Progress = { loaded: number; total: number | null };
@@ -173,6 +174,8 @@ function targetOf(input: string | URL): CachedTarget {
 }
 
 export function prepareRequest(opts: TransportRequest): PreparedRequest {
+  // Own properties only: a polluted Object.prototype.host or .headers is not an option.
+  opts = ownOptions(opts);
   const target = targetOf(opts.url);
   const method = opts.method === undefined ? "GET" : validateMethod(opts.method);
   const given = opts.headers;
@@ -206,10 +209,7 @@ export function prepareRequest(opts: TransportRequest): PreparedRequest {
   if (opts.host !== undefined) host = checkHost(opts.host);
   else if (headersOut?.has("host")) host = checkHost(headersOut.get("host")!);
 
-  const idempotent =
-    IDEMPOTENT.has(method) ||
-    opts.idempotent === true ||
-    (headersOut !== null && (headersOut.has("idempotency-key") || headersOut.has("x-idempotency-key")));
+  const idempotent = isIdempotent(method, opts.idempotent, headersOut);
 
   return {
     method,
@@ -234,6 +234,23 @@ export function prepareRequest(opts: TransportRequest): PreparedRequest {
   };
 }
 
+/**
+ * Go's isReplayable: GET, HEAD, OPTIONS, TRACE (or the `methods` given instead),
+ * `idempotent: true`, or an (X-)Idempotency-Key header.
+ */
+export function isIdempotent(
+  method: string,
+  idempotent: boolean | undefined,
+  headers: Headers | null,
+  methods: ReadonlySet<string> = IDEMPOTENT,
+): boolean {
+  return (
+    methods.has(method) ||
+    idempotent === true ||
+    (headers !== null && (headers.has("idempotency-key") || headers.has("x-idempotency-key")))
+  );
+}
+
 function hasCloseToken(connection: string | null): boolean {
   return connection?.split(",").some((t) => t.trim().toLowerCase() === "close") ?? false;
 }
@@ -246,12 +263,12 @@ function checkHost(host: string): string {
 }
 
 /** Whether the body can be sent again for a retry or a 307/308 redirect. */
-export function canReplay(req: PreparedRequest): boolean {
+export function canReplay(req: Pick<PreparedRequest, "body" | "getBody">): boolean {
   return req.body === null || req.body.replayable || req.getBody !== null;
 }
 
 /** The body to send on a second attempt. */
-export function replayBody(req: PreparedRequest): OutgoingBody | null {
+export function replayBody(req: Pick<PreparedRequest, "body" | "getBody">): OutgoingBody | null {
   if (req.body === null || req.body.replayable) return req.body;
   if (req.getBody !== null) return toOutgoingBody(req.getBody());
   throw new RoundtripError("ERR_REQUEST_BODY", "the request body cannot be sent again");
@@ -282,10 +299,12 @@ const TRACE_HOOKS: ReadonlyArray<keyof ClientTrace> = [
  * would be an uncaught exception or leave a connection neither idle nor active.
  */
 function guardTrace(trace: ClientTrace): ClientTrace {
-  const guarded: Record<string, (...args: never[]) => void> = {};
-  // By name, not Object.keys: hooks may be methods of a class instance (non-enumerable).
+  // No prototype: a hook it lacks is undefined, not one found on a polluted Object.prototype.
+  const guarded = Object.create(null) as Record<string, (...args: never[]) => void>;
+  // By name, not Object.keys: hooks may be methods of a class instance (non-enumerable);
+  // never one found on Object.prototype.
   for (const key of TRACE_HOOKS) {
-    const hook = trace[key];
+    const hook = methodOf(trace, key);
     if (typeof hook !== "function") continue;
     guarded[key] = (...args: never[]) => {
       try {

@@ -48,29 +48,50 @@ export function parseProxyURL(input: URL | string): URL {
   return u;
 }
 
-/** Go's httpproxy.FromEnvironment: HTTP_PROXY / HTTPS_PROXY / NO_PROXY, upper case first. */
+/**
+ * Go's httpproxy.FromEnvironment: HTTP_PROXY / HTTPS_PROXY / NO_PROXY, upper case first.
+ *
+ * httpoxy (CVE-2016-5385 and siblings): a CGI program (REQUEST_METHOD is set) receives the
+ * request's `Proxy:` header as HTTP_PROXY, so that variable may be the attacker's. As Go
+ * does (golang.org/s/cgihttpproxy), an http:// request that HTTP_PROXY (or http_proxy)
+ * would send through a proxy is then refused with ERR_PROXY rather than sent to it or
+ * silently sent direct; before NO_PROXY is looked at, as in Go. HTTPS_PROXY is not
+ * affected (no request header becomes it).
+ */
 export function proxyFromEnv(url: URL, env: NodeJS.ProcessEnv): string | null {
   const get = (name: string) => env[name] || env[name.toLowerCase()] || "";
   const proxy =
     url.protocol === "https:" ? get("HTTPS_PROXY") : url.protocol === "http:" ? get("HTTP_PROXY") : "";
   if (proxy === "") return null;
+  if (url.protocol === "http:" && env.REQUEST_METHOD) {
+    throw new RoundtripError(
+      "ERR_PROXY",
+      "refusing to use HTTP_PROXY in a CGI environment (REQUEST_METHOD is set): a client may have set it with a Proxy header (httpoxy; see golang.org/s/cgihttpproxy); pass the proxy option explicitly",
+    );
+  }
   if (!useProxy(url, get("NO_PROXY"))) return null;
   return proxy;
 }
 
-/** The proxy variables as they are now (Go reads them once, too). */
+/** The proxy variables as they are now (Go reads them once, too), and whether this is CGI. */
 export function snapshotProxyEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"]) {
     const v = env[name] || env[name.toLowerCase()];
     if (v) out[name] = v;
   }
+  if (env.REQUEST_METHOD) out.REQUEST_METHOD = env.REQUEST_METHOD;
   return out;
 }
 
-/** NO_PROXY matching as Go does; loopback and "localhost" are never proxied. */
+/**
+ * NO_PROXY matching as Go does; loopback and "localhost" are never proxied. Names are
+ * compared as the names they denote: a trailing dot (the root of a fully qualified name,
+ * `example.com.` or `localhost.`) is dropped on both sides, and an IPv4-mapped IPv6
+ * address (`[::ffff:127.0.0.1]`) is its IPv4 address (Go's net.IP compares them so).
+ */
 export function useProxy(url: URL, noProxy: string): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const host = canonicalHost(url.hostname);
   if (host === "localhost" || host.endsWith(".localhost") || isLoopback(host)) return false;
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
   for (const raw of noProxy.split(/[,\s]+/)) {
@@ -87,7 +108,7 @@ export function useProxy(url: URL, noProxy: string): boolean {
       entry = m[1]!;
       entryPort = m[2]!;
     }
-    entry = entry.replace(/^\[|\]$/g, "");
+    entry = canonicalHost(entry);
     if (entryPort !== "" && entryPort !== port) continue;
     if (isIP(entry) !== 0) {
       if (entry === host) return false;
@@ -103,8 +124,27 @@ export function useProxy(url: URL, noProxy: string): boolean {
   return true;
 }
 
+/**
+ * A host as NO_PROXY compares it: lower case, without IPv6 brackets or one trailing dot;
+ * an IPv6 address in one canonical spelling, and an IPv4-mapped one as its IPv4 address.
+ */
+function canonicalHost(raw: string): string {
+  let host = raw.toLowerCase().replace(/^\[|\]$/g, "");
+  if (host.endsWith(".") && host.length > 1) host = host.slice(0, -1);
+  if (isIP(host) !== 6) return host;
+  const bytes = ipv6Bytes(host.replace(/%.*$/, ""));
+  if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  }
+  // Same spelling for the same address: ::1, 0:0::1 and 0000::0001 all become 0:0:0:0:0:0:0:1.
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+  return groups.join(":");
+}
+
+/** `host` as canonicalHost leaves it. */
 function isLoopback(host: string): boolean {
-  if (host === "::1") return true;
+  if (host === "0:0:0:0:0:0:0:1") return true;
   return isIP(host) === 4 && host.startsWith("127.");
 }
 

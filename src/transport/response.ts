@@ -157,6 +157,10 @@ export class Response implements AsyncDisposable {
   uncompressed = false;
   url: string;
   redirected = false;
+  /** Resends retry() made for this response (0 without retry()); see docs/middleware.md. */
+  declare retries: number;
+  /** How cache() answered: from the store, from the origin, after a 304, or stale; undefined without cache(). */
+  declare cache: "hit" | "miss" | "revalidated" | "stale" | undefined;
   readonly body: Body;
   /** Only on 101 Switching Protocols: the upgraded stream. */
   socket?: Duplex;
@@ -203,6 +207,7 @@ export class Response implements AsyncDisposable {
     this.conn = head.conn;
     this.#buffer = buffer;
     this.body = new Body(buffer);
+    this.body._owner = this;
   }
 
   /** True for 2xx statuses. */
@@ -252,6 +257,14 @@ export class Response implements AsyncDisposable {
     await this.body.close();
   }
 }
+
+// The middleware fields' defaults live on the prototype: a response no middleware touched
+// costs nothing more to build (the constructor stays as small as it was); retry() and
+// cache() set their own.
+Object.defineProperties(Response.prototype, {
+  retries: { value: 0, writable: true, enumerable: false, configurable: true },
+  cache: { value: undefined, writable: true, enumerable: false, configurable: true },
+});
 
 /** The buffer behind `res`'s body. @internal */
 export function responseBuffer(res: Response): BodyBuffer {

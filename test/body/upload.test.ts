@@ -365,3 +365,81 @@ test("onDownloadProgress reports to the end; a stream is sent once and resent on
   await peer.close();
   await assertNoLeaks(t, base);
 });
+
+test("a one-shot body (Readable, ReadableStream, async iterable) given to a second request is ERR_BODY_USED, not an empty upload", async () => {
+  const base = tcpHandles();
+  const uploads: string[] = [];
+  const peer = await httpServer(async (req, res) => {
+    let body = "";
+    for await (const c of req) body += (c as Buffer).toString();
+    uploads.push(body);
+    res.end("stored");
+  });
+  const t = new Transport();
+  try {
+    await oneShotCases(t, peer.url, uploads);
+  } finally {
+    await peer.close();
+    await t.close();
+  }
+  await assertNoLeaks(t, base);
+});
+
+async function oneShotCases(t: Transport, url: string, uploads: string[]): Promise<void> {
+  async function* generate() {
+    yield "from a generator";
+  }
+  const sources: Array<[string, () => Readable | ReadableStream<Uint8Array> | AsyncIterable<string>]> = [
+    ["Readable", () => Readable.from([Buffer.from("from a Readable")])],
+    [
+      "ReadableStream",
+      () =>
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(new TextEncoder().encode("from a ReadableStream"));
+            c.close();
+          },
+        }),
+    ],
+    ["async iterable", generate],
+  ];
+  for (const [kind, make] of sources) {
+    uploads.length = 0;
+    const source = make();
+    const first = await t.roundTrip({ url: url, method: "POST", body: source });
+    assert.equal(await first.text(), "stored");
+    assert.deepEqual(uploads, [`from a${kind === "async iterable" ? " generator" : ` ${kind}`}`]);
+    await rejectsWith(t.roundTrip({ url: url, method: "POST", body: source }), "ERR_BODY_USED");
+    assert.equal(uploads.length, 1, `${kind}: the second request is not sent`);
+  }
+
+  // Read to its end by its owner, or locked, before any request: nothing left to send.
+  const drained = Readable.from([Buffer.from("x")]);
+  for await (const _ of drained) {
+    // consume
+  }
+  await rejectsWith(t.roundTrip({ url: url, method: "POST", body: drained }), "ERR_BODY_USED");
+  const locked = new ReadableStream<Uint8Array>();
+  const reader = locked.getReader();
+  await rejectsWith(t.roundTrip({ url: url, method: "POST", body: locked }), "ERR_BODY_USED");
+  reader.releaseLock();
+
+  // A request that failed before its body was read closes the stream: it is used as well.
+  const unsent = Readable.from([Buffer.from("never sent")]);
+  await rejectsWith(t.roundTrip({ url: "http://127.0.0.1:1/", method: "POST", body: unsent }), "ERR_CONNECT");
+  await rejectsWith(t.roundTrip({ url: url, method: "POST", body: unsent }), "ERR_BODY_USED");
+
+  // A Readable partly read by its owner is sent from where the reader left it (Node's way).
+  const partly = Readable.from([Buffer.from("head;"), Buffer.from("rest")], { objectMode: false });
+  const it = partly[Symbol.asyncIterator]();
+  await it.next();
+  uploads.length = 0;
+  await (await t.roundTrip({ url: url, method: "POST", body: partly })).close();
+  assert.deepEqual(uploads, ["rest"]);
+
+  // getBody gives each request its own stream.
+  uploads.length = 0;
+  const getBody = () => Readable.from([Buffer.from("fresh")]);
+  for (let i = 0; i < 2; i++) await (await t.roundTrip({ url: url, method: "POST", getBody })).close();
+  assert.deepEqual(uploads, ["fresh", "fresh"]);
+}

@@ -26,6 +26,8 @@ import {
   sendfileUnsupportedReason,
   zeroCopy,
 } from "../../src/body/zerocopy.js";
+import { Client, file, type Progress, Transport } from "../../src/index.js";
+import { assertNoLeaks, httpServer, tcpHandles } from "../helpers.js";
 
 const MiB = 1 << 20;
 const T = { timeout: 30_000 };
@@ -66,6 +68,11 @@ function makeFile(name: string, content: Uint8Array): number {
   while (written < content.length) written += writeSync(fd, content, written, content.length - written);
   files.set(name, fd);
   return fd;
+}
+
+/** The kernel fd under a net.Socket (Node keeps it on the private handle). */
+function socketFdOf(socket: net.Socket): number {
+  return (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
 }
 
 function sha256(buf: Uint8Array): string {
@@ -226,12 +233,11 @@ for (const path of ["sendfile", "fallback"] as const) {
 
     test("sends exactly the requested range", T, async () => {
       const fd = files.get("big")!;
-      const slice = 4 * MiB;
       const ranges: Array<[number, number]> = [
         [0, 0],
         [17, 1],
         [12345, 3 * MiB],
-        [slice - 1, slice + 2], // straddles the sendfile slice boundary
+        [4 * MiB - 1, 4 * MiB + 2], // 64 grains of 64 KiB and 2 bytes: a 2-byte last call
         [data.length - 100, 100],
         [data.length, 0],
       ];
@@ -377,6 +383,38 @@ for (const path of ["sendfile", "fallback"] as const) {
       });
     });
 
+    test(
+      "a socket destroyed from onProgress: ERR_SOCKET_CLOSED, and its old fd number is never written",
+      T,
+      async () => {
+        // destroy() closes the fd at once but 'close' comes later: a next addon call made
+        // with the fd number read at the start would dup whatever file now has that number.
+        const { client, peer } = await pair();
+        const got = collect(await peer);
+        const fdBefore = socketFdOf(client);
+        let reused: number | undefined;
+        const opts = optsFor(path, {
+          onProgress: () => {
+            if (client.destroyed) return;
+            client.destroy();
+            // Files take the lowest free numbers: open until one takes the socket's (bounded).
+            for (let i = 0; i < 64 && reused === undefined; i++) {
+              const fd = makeFile(`${path}-reuses-fd-${i}`, new Uint8Array(0));
+              if (fd === fdBefore) reused = fd;
+            }
+          },
+        });
+        const sending = sendFileToSocket(client, files.get("big")!, 0, 8 * MiB, opts);
+        await assert.rejects(within(2000, "destroy", sending), (err: Error & { code?: string }) => {
+          assert.equal(err.code, "ERR_SOCKET_CLOSED", String(err));
+          return true;
+        });
+        assert.ok(reused !== undefined, `no file took the socket's fd number ${fdBefore}`);
+        assert.equal(fstatSync(reused).size, 0, `fd ${reused} (the socket's was ${fdBefore}) got file bytes`);
+        await got.catch(() => {});
+      },
+    );
+
     test("bytes already queued in the socket go out before the file", T, async () => {
       const { client, peer: peerP } = await pair();
       const peer = await peerP;
@@ -391,6 +429,41 @@ for (const path of ["sendfile", "fallback"] as const) {
       client.end();
       assert.deepEqual(await got, expected(Buffer.concat([head, data.subarray(0, 5 * MiB)])));
     });
+
+    test(
+      "onProgress reaches every multiple of 64 KiB or 1% of the range, whichever is larger (docs/client.md)",
+      T,
+      async () => {
+        // 1 MiB + 5: the grain is 64 KiB. 20 MiB + 3: 1% (209,716 bytes) is larger.
+        for (const [length, grain] of [
+          [MiB + 5, 64 * 1024],
+          [20 * MiB + 3, Math.ceil((20 * MiB + 3) / 100)],
+        ] as const) {
+          const { client, peer } = await pair();
+          const got = collect(await peer);
+          const calls: number[] = [];
+          const opts = optsFor(path, { onProgress: (n) => calls.push(n) });
+          await onPath(path, () => sendFileToSocket(client, files.get("big")!, 3, length, opts));
+          client.end();
+          assert.deepEqual(await got, expected(data.subarray(3, 3 + length)));
+          const tooBig = calls.filter((n) => n <= 0 || n > grain);
+          assert.deepEqual(tooBig, [], `calls over the ${grain}-byte grain`);
+          // Each call ends at or before the next multiple of the grain, so a caller that
+          // reports once a grain's worth has gone by reports at every multiple.
+          const reached = new Set<number>();
+          let sum = 0;
+          for (const n of calls) {
+            sum += n;
+            reached.add(sum);
+          }
+          assert.equal(sum, length);
+          const missed: number[] = [];
+          for (let at = grain; at < length; at += grain) if (!reached.has(at)) missed.push(at);
+          assert.deepEqual(missed, [], `no progress call ended at these offsets of ${length}`);
+          client.destroy();
+        }
+      },
+    );
 
     test("a socket still connecting is waited for", T, async () => {
       const { client, peer } = await pair({ connected: false });
@@ -408,20 +481,45 @@ for (const path of ["sendfile", "fallback"] as const) {
 // Choosing the path
 
 describe("path selection", () => {
-  test("progress is reported per slice and adds up", T, async () => {
-    requireAddon();
-    const { client, peer } = await pair();
-    const got = collect(await peer);
-    const calls: number[] = [];
-    await sendFileToSocket(client, files.get("big")!, 0, 10 * MiB, { onProgress: (n) => calls.push(n) });
-    client.end();
-    await got;
-    assert.equal(
-      calls.reduce((a, b) => a + b, 0),
-      10 * MiB,
-    );
-    assert.ok(calls.length >= 3 && calls.every((n) => n > 0 && n <= 4 * MiB), `calls: ${calls.join(",")}`);
-  });
+  test(
+    "onUploadProgress of a file() upload through sendfile fires per 64 KiB or 1% (docs/client.md)",
+    T,
+    async () => {
+      requireAddon();
+      const base = tcpHandles();
+      const peer = await httpServer((req, res) => {
+        let bytes = 0;
+        req.on("data", (chunk: Buffer) => (bytes += chunk.length));
+        req.on("end", () => res.end(String(bytes)));
+      });
+      const t = new Transport({ proxy: null });
+      const client = new Client({ transport: t });
+      try {
+        for (const length of [MiB + 5, 20 * MiB + 3]) {
+          const name = `progress-${length}`;
+          makeFile(name, data.subarray(0, length));
+          // What docs/client.md promises: a report each time this much has gone by.
+          const step = Math.max(64 * 1024, length / 100);
+          const events: Progress[] = [];
+          const before = sendFileStats().sendfile;
+          const res = await client.put(peer.url, {
+            body: file(join(dir, name)),
+            onUploadProgress: (p) => events.push(p),
+          });
+          assert.equal(await res.text(), String(length));
+          assert.equal(sendFileStats().sendfile, before + 1, "went through sendfile(2)");
+          assert.deepEqual(events.at(-1), { loaded: length, total: length });
+          const gaps = events.map((e, i) => e.loaded - (i === 0 ? 0 : events[i - 1]!.loaded));
+          const late = gaps.filter((g) => g > Math.ceil(step));
+          assert.deepEqual(late, [], `reports ${gaps.length}, gaps over ${step} bytes`);
+          assert.ok(gaps.length >= Math.floor(length / Math.ceil(step)), `only ${gaps.length} reports`);
+        }
+      } finally {
+        await peer.close();
+      }
+      await assertNoLeaks(t, base);
+    },
+  );
 
   test("TLS sockets take the fallback and still send every byte", T, async () => {
     requireAddon();

@@ -14,6 +14,7 @@ import busboy from "busboy";
 import { CookieJar } from "tough-cookie";
 import {
   Client,
+  fetch,
   file,
   getDefaultClient,
   getDefaultTransport,
@@ -409,7 +410,8 @@ test("baseURL, default headers, searchParams", async (t) => {
   const target = (url: string) => url.slice(api.length);
   assert.deepEqual(
     mock.calls.map((s) => target(s.url)),
-    ["/api/v1/users?sort=asc&page=2&all=true&q=a+b%26c", "/root?x=1&x=2", "/absolute?k=v"],
+    // "/root" joins under the base path (got/ky/axios); an absolute URL of the base's origin is allowed.
+    ["/api/v1/users?sort=asc&page=2&all=true&q=a+b%26c", "/api/v1/root?x=1&x=2", "/absolute?k=v"],
   );
   assert.equal(mock.calls[0]!.headers.get("x-default"), "d");
   assert.equal(mock.calls[0]!.headers.get("accept"), "application/json");
@@ -420,6 +422,80 @@ test("baseURL, default headers, searchParams", async (t) => {
   );
   assert.equal(mock.calls[1]!.headers.getAll("accept").length, 1, "one Accept line, not the default as well");
   assert.equal(mock.calls[1]!.headers.get("x-default"), "d");
+});
+
+test("baseURL joins paths as got, ky and axios do; another origin is refused unless allowAbsoluteUrls (axios CVE-2025-27152, CVE-2024-39338)", async () => {
+  const base = tcpHandles();
+  const peer = await recordingServer((_req, res) => res.end("ok"));
+  const t = newTransport(fakeDNS(peer));
+  const joined: Array<[string, string]> = [
+    ["json", "/v1/json"],
+    ["/json", "/v1/json"],
+    ["json/deep?q=1", "/v1/json/deep?q=1"],
+    ["", "base"], // the base itself, as given
+    ["?q=1", "/v1/?q=1"],
+    ["./here", "/v1/here"],
+    ["../up", "/up"],
+    [" json", "/v1/json"],
+    ["http://a.example/abs", "/abs"],
+    ["//a.example/same-origin", "/same-origin"],
+  ];
+  for (const baseURL of ["http://a.example/v1", "http://a.example/v1/"]) {
+    const c = new Client({ transport: t, baseURL, headers: { Authorization: "Bearer client-wide" } });
+    for (const [input, path] of joined) {
+      peer.seen.length = 0;
+      await (await c.get(input)).close();
+      const want = path === "base" ? new URL(baseURL).pathname : path;
+      assert.equal(peer.seen[0]?.url, want, `${baseURL} + ${JSON.stringify(input)}`);
+      assert.equal(peer.seen[0]?.host, "a.example");
+    }
+  }
+  const c = new Client({
+    transport: t,
+    baseURL: "http://a.example/v1",
+    headers: { Authorization: "Bearer c" },
+  });
+  peer.seen.length = 0;
+  for (const input of [
+    "http://b.example/steal",
+    "//b.example/steal",
+    "/\\b.example/steal",
+    "\\\\b.example/steal",
+    "\\/b.example/steal",
+    " //b.example/steal",
+    "/\t/b.example/steal",
+    "https://a.example/other-scheme",
+    "http://a.example:8080/other-port",
+    "b.example:80/looks-like-a-scheme",
+    new URL("http://b.example/url-object"),
+  ]) {
+    const err = await rejectsWith(c.get(input), "ERR_INVALID_REQUEST");
+    assert.match(err.message, /allowAbsoluteUrls/, String(input));
+  }
+  assert.equal(peer.seen.length, 0, "nothing sent anywhere");
+  // fetch through the Client: the same rules, as fetch's TypeError.
+  await (await fetch("json", { client: c })).text();
+  assert.equal(peer.seen[0]?.url, "/v1/json");
+  await assert.rejects(fetch("http://b.example/", { client: c }), (err: Error) => {
+    assert.ok(err instanceof TypeError);
+    assert.match(err.message, /allowAbsoluteUrls/);
+    assert.equal((err.cause as RoundtripError).code, "ERR_INVALID_REQUEST");
+    return true;
+  });
+  // Opting in: another origin is resolved against the base, the WHATWG way.
+  const open = new Client({ transport: t, baseURL: "http://a.example/v1", allowAbsoluteUrls: true });
+  peer.seen.length = 0;
+  await (await open.get("http://b.example/x")).close();
+  await (await open.get("//b.example/y")).close();
+  await (await open.get("json")).close();
+  assert.deepEqual(
+    peer.seen.map((s) => `${s.host}${s.url}`),
+    ["b.example/x", "b.example/y", "a.example/v1/json"],
+  );
+  assert.throws(() => new Client({ baseURL: "http://a.example/v1?key=1" }), { code: "ERR_INVALID_REQUEST" });
+  assert.throws(() => new Client({ baseURL: "http://a.example/v1#f" }), { code: "ERR_INVALID_REQUEST" });
+  await peer.close();
+  await assertNoLeaks(t, base);
 });
 
 test("json option and res.json(); response.url and redirected on a direct answer", async () => {

@@ -140,6 +140,41 @@ test("streaming both ways: an upload is sent as it is produced, a download read 
   await assertNoLeaks(transport, base);
 });
 
+test("full duplex: the response is read while the upload is still being produced (an echo), as with Node's fetch", async () => {
+  const base = tcpHandles();
+  const peer = await httpPeer((req, res) => {
+    res.writeHead(200, { "content-type": "application/octet-stream" });
+    res.flushHeaders();
+    req.on("data", (c: Buffer) => res.write(c));
+    req.on("end", () => res.end("|end"));
+  });
+  const { transport, client } = setup();
+  // Each chunk is produced only once the echo of the previous one has been read from the
+  // response: without full duplex this deadlocks (bounded by waitFor below).
+  let echoed = "";
+  let n = 0;
+  const upload = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (n > 0) await waitFor(() => echoed.includes(`chunk${n - 1};`), 5000, `echo of chunk${n - 1}`);
+      if (n === 5) return controller.close();
+      controller.enqueue(new TextEncoder().encode(`chunk${n};`));
+      n++;
+    },
+  });
+  const res = await fetch(peer.url, { client, method: "POST", body: upload, duplex: "half" });
+  assert.equal(res.status, 200);
+  assert.ok(res.body);
+  const reader = res.body.getReader();
+  for (let i = 0; i < 100; i++) {
+    const r = await reader.read();
+    if (r.done) break;
+    echoed += Buffer.from(r.value).toString();
+  }
+  assert.equal(echoed, "chunk0;chunk1;chunk2;chunk3;chunk4;|end");
+  await peer.close();
+  await assertNoLeaks(transport, base);
+});
+
 test("redirect modes: follow, manual, error", async () => {
   const base = tcpHandles();
   const peer = await recordingServer((req, res) => {

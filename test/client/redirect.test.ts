@@ -668,6 +668,99 @@ test("Authorization, Cookie, Proxy-Authorization, WWW-Authenticate: kept for the
   await assertNoLeaks(t, base);
 });
 
+test("Proxy-Authorization and Proxy-Authenticate are dropped on a redirect to another domain (Go CVE-2025-4673)", async () => {
+  const base = tcpHandles();
+  const peer = await recordingServer((req, res) => {
+    const to = new URL(req.url ?? "/", "http://x").searchParams.get("to");
+    if (to) redirect(res, 302, to);
+    else res.end("ok");
+  });
+  const t = newTransport(fakeDNS(peer));
+  const c = new Client({ transport: t });
+  const proxyHeaders = { "proxy-authorization": "Basic cHJveHk6cA==", "proxy-authenticate": "Basic realm=p" };
+  for (const [to, kept] of [
+    ["http://b.example/", false],
+    ["http://a.example/same", true],
+    ["http://sub.a.example/", true],
+  ] as const) {
+    peer.seen.length = 0;
+    await (await c.get(`http://a.example/?to=${encodeURIComponent(to)}`, { headers: proxyHeaders })).close();
+    assert.equal(peer.seen.length, 2);
+    for (const [name, value] of Object.entries(proxyHeaders)) {
+      assert.equal(peer.seen[0]!.headers[name], value);
+      assert.equal(peer.seen[1]!.headers[name], kept ? value : undefined, `${to}: ${name}`);
+    }
+  }
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("stripHeadersOnCrossOriginRedirect: X-Api-Key leaves on a hop to another origin (host, subdomain or port) and stays gone (undici's option)", async () => {
+  const base = tcpHandles();
+  const peer = await recordingServer((req, res) => {
+    const to = new URL(req.url ?? "/", "http://x").searchParams.get("to");
+    if (to) redirect(res, 302, to);
+    else res.end("ok");
+  });
+  const t = newTransport(fakeDNS(peer));
+  const c = new Client({ transport: t, stripHeadersOnCrossOriginRedirect: ["X-Api-Key", "x-tenant"] });
+  const headers = { "X-API-KEY": "secret", "X-Tenant": "t1", "X-Other": "kept", Authorization: "Bearer a" };
+  const cases: Array<[string, boolean, boolean]> = [
+    // [to, custom headers kept?, Authorization kept? (Go's domain rule)]
+    ["http://a.example/next", true, true],
+    ["/relative", true, true],
+    ["http://a.example:8080/port", false, true],
+    ["http://sub.a.example/", false, true],
+    ["http://b.example/", false, false],
+  ];
+  for (const [to, kept, authKept] of cases) {
+    peer.seen.length = 0;
+    await (await c.get(`http://a.example/?to=${encodeURIComponent(to)}`, { headers })).close();
+    const [first, second] = peer.seen as [(typeof peer.seen)[0], (typeof peer.seen)[0]];
+    assert.equal(first.headers["x-api-key"], "secret");
+    assert.equal(second.headers["x-api-key"], kept ? "secret" : undefined, `${to}: x-api-key`);
+    assert.equal(second.headers["x-tenant"], kept ? "t1" : undefined, `${to}: x-tenant`);
+    assert.equal(second.headers["x-other"], "kept", `${to}: x-other`);
+    assert.equal(second.headers.authorization, authKept ? "Bearer a" : undefined, `${to}: authorization`);
+  }
+  // Once dropped, they stay dropped, even back on the first origin; checkRedirect sees that.
+  peer.seen.length = 0;
+  const seenByCheck: Array<string | null> = [];
+  const checked = new Client({
+    transport: t,
+    stripHeadersOnCrossOriginRedirect: ["x-api-key"],
+    checkRedirect: (req) => {
+      seenByCheck.push(req.headers.get("x-api-key"));
+    },
+  });
+  const back = encodeURIComponent(`http://a.example:8080/?to=${encodeURIComponent("http://a.example/home")}`);
+  await (await checked.get(`http://a.example/?to=${back}`, { headers })).close();
+  assert.deepEqual(
+    peer.seen.map((s) => s.headers["x-api-key"] ?? null),
+    ["secret", null, null],
+  );
+  assert.deepEqual(seenByCheck, [null, null]);
+  // Client-wide default headers are stripped the same way.
+  peer.seen.length = 0;
+  const defaults = new Client({
+    transport: t,
+    headers: { "x-api-key": "default" },
+    stripHeadersOnCrossOriginRedirect: ["X-Api-Key"],
+  });
+  await (await defaults.get(`http://a.example/?to=${encodeURIComponent("http://b.example/")}`)).close();
+  assert.deepEqual(
+    peer.seen.map((s) => s.headers["x-api-key"] ?? null),
+    ["default", null],
+  );
+  for (const bad of [["bad name"], ["x\r\ny"], "x-api-key"]) {
+    assert.throws(() => new Client({ stripHeadersOnCrossOriginRedirect: bad as string[] }), {
+      code: "ERR_INVALID_REQUEST",
+    });
+  }
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
 test("a custom Host (option or header) survives only relative redirects", async () => {
   const base = tcpHandles();
   const peer = await recordingServer((req, res) => {
@@ -823,6 +916,34 @@ test("a Location in raw UTF-8 bytes is followed to the URL it names (as Node's f
     "GET /start HTTP/1.1",
     "GET /caf%C3%A9/%C3%BC?x=%E2%9C%93 HTTP/1.1",
   ]);
+  await peer.close();
+  await assertNoLeaks(t, base);
+});
+
+test("a lower-case standard method follows a redirect as the method it was sent as (head stays HEAD, post becomes GET on a 302)", async () => {
+  const base = tcpHandles();
+  const peer = await recordingServer((req, res) => {
+    if (req.url === "/a") redirect(res, 301, "/b");
+    else if (req.url === "/p") redirect(res, 302, "/b");
+    else res.end(req.method === "HEAD" ? undefined : "ok");
+  });
+  const t = newTransport();
+  const c = new Client({ transport: t });
+  // The lean path (no client options) and the full one (a deadline) decide alike.
+  for (const client of [c, new Client({ transport: t, timeout: 10_000 })]) {
+    peer.seen.length = 0;
+    await (await client.request(`${peer.url}/a`, { method: "head" })).close();
+    assert.deepEqual(
+      peer.seen.map((s) => `${s.method} ${s.url}`),
+      ["HEAD /a", "HEAD /b"],
+    );
+    peer.seen.length = 0;
+    await (await client.request(`${peer.url}/p`, { method: "post", body: "x" })).close();
+    assert.deepEqual(
+      peer.seen.map((s) => `${s.method} ${s.url}`),
+      ["POST /p", "GET /b"],
+    );
+  }
   await peer.close();
   await assertNoLeaks(t, base);
 });

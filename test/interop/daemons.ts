@@ -1,11 +1,13 @@
 /**
- * Real peers from Debian packages for the interop suite: nginx, tinyproxy (an HTTP
- * forward proxy with CONNECT) and microsocks (SOCKS5). Each runs in the foreground on a
- * free loopback port with a config in a temp dir, and is killed by stop(). CI installs
- * the packages (.ci/run); a missing binary fails the suite with the command to run.
+ * Real peers from Debian packages for the interop suite (`npm run test:interop`): nginx,
+ * tinyproxy (an HTTP forward proxy with CONNECT) and microsocks (SOCKS5). Each runs in the
+ * foreground on a free loopback port with a config in a temp dir, and is killed by stop().
+ * Nothing here installs them: .ci/run does, with apt-get. A missing binary fails the suite
+ * with the packages to install (scripts/run-tests.mjs checks before it starts any test).
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -17,14 +19,49 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-const INSTALL = "apt-get install -y nginx tinyproxy microsocks";
+/** Each daemon the suite runs: its binary, the Debian package with it, where Debian puts it. */
+const DAEMONS = {
+  nginx: { pkg: "nginx", path: "/usr/sbin/nginx" },
+  tinyproxy: { pkg: "tinyproxy", path: "/usr/bin/tinyproxy" },
+  microsocks: { pkg: "microsocks", path: "/usr/bin/microsocks" },
+} as const;
+type DaemonName = keyof typeof DAEMONS;
 
-export function requireBinary(name: string, path: string): string {
-  const found = spawnSync("sh", ["-c", `command -v ${name} || ls ${path} 2>/dev/null`], {
-    encoding: "utf8",
-  }).stdout.trim();
-  assert.ok(found !== "", `${name} is not installed; the interop suite needs it: ${INSTALL}`);
-  return found.split("\n")[0]!;
+/** The binary's path, from PATH or Debian's place for it (nginx is in /usr/sbin). */
+function findBinary(name: DaemonName): string | undefined {
+  const onPath = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
+  if (onPath !== "") return onPath.split("\n")[0];
+  try {
+    accessSync(DAEMONS[name].path, constants.X_OK);
+    return DAEMONS[name].path;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Debian packages of the daemons that are not installed. */
+export function missingDaemons(): string[] {
+  return (Object.keys(DAEMONS) as DaemonName[])
+    .filter((name) => findBinary(name) === undefined)
+    .map((name) => DAEMONS[name].pkg);
+}
+
+/** What to tell a user who lacks `missing` (Debian package names). */
+export function installHint(missing: string[]): string {
+  const all = Object.values(DAEMONS).map((d) => d.pkg);
+  return (
+    `it needs the Debian packages ${all.join(", ")}; not installed: ${missing.join(", ")}. ` +
+    `Install them with \`sudo apt-get install -y ${all.join(" ")}\` (the suite installs nothing itself).`
+  );
+}
+
+function requireBinary(name: DaemonName): string {
+  const found = findBinary(name);
+  assert.ok(
+    found !== undefined,
+    `${name} is not installed; the interop suite ${installHint([DAEMONS[name].pkg])}`,
+  );
+  return found;
 }
 
 export async function freePort(): Promise<number> {
@@ -83,7 +120,7 @@ async function start(what: string, cmd: string, args: string[], port: number, di
 
 /** nginx with a 13-byte text, a 200 KiB gzip-compressible text, and a static file. */
 export async function startNginx(): Promise<Daemon & { big: string }> {
-  const bin = requireBinary("nginx", "/usr/sbin/nginx");
+  const bin = requireBinary("nginx");
   const dir = await mkdtemp(join(tmpdir(), "rt-nginx-"));
   const port = await freePort();
   const big = "roundtrip interop ".repeat(12_000);
@@ -118,7 +155,7 @@ export async function startTinyproxy(opts: {
   auth?: [string, string];
   connectPorts: number[];
 }): Promise<Daemon> {
-  const bin = requireBinary("tinyproxy", "/usr/bin/tinyproxy");
+  const bin = requireBinary("tinyproxy");
   const dir = await mkdtemp(join(tmpdir(), "rt-tinyproxy-"));
   const port = await freePort();
   await writeFile(
@@ -140,7 +177,7 @@ export async function startTinyproxy(opts: {
 
 /** microsocks (SOCKS5) on loopback, with username/password when given. */
 export async function startMicrosocks(auth?: [string, string]): Promise<Daemon> {
-  const bin = requireBinary("microsocks", "/usr/bin/microsocks");
+  const bin = requireBinary("microsocks");
   const dir = await mkdtemp(join(tmpdir(), "rt-socks-"));
   const port = await freePort();
   const args = ["-i", "127.0.0.1", "-p", String(port), ...(auth ? ["-u", auth[0], "-P", auth[1]] : [])];

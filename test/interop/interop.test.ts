@@ -2,7 +2,8 @@
  * Interop against real peers from Debian: nginx as the origin, tinyproxy as an HTTP
  * forward proxy (absolute-form and CONNECT, with basic auth), microsocks as a SOCKS5
  * proxy (with username/password). Targets: nginx over plain HTTP and a node:https server
- * for "localhost" (tunnels end in TLS to the origin).
+ * for "localhost" (tunnels end in TLS to the origin). Run with `npm run test:interop`;
+ * `npm test` leaves this folder out, so a machine without the daemons passes it.
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
@@ -12,19 +13,36 @@ import { after, before, test } from "node:test";
 import { Client, Transport } from "../../src/index.js";
 import { assertNoLeaks, rejectsWith, tcpHandles } from "../helpers.js";
 import { TLS_CERT, TLS_KEY } from "../server/helpers.js";
-import { type Daemon, startMicrosocks, startNginx, startTinyproxy } from "./daemons.js";
+import {
+  type Daemon,
+  installHint,
+  missingDaemons,
+  startMicrosocks,
+  startNginx,
+  startTinyproxy,
+} from "./daemons.js";
 
 let nginx: Daemon & { big: string };
-let tls: https.Server;
+let tls: https.Server | undefined;
 let tlsPort = 0;
 let tinyproxy: Daemon;
 let tinyproxyAuth: Daemon;
 let socks: Daemon;
 let socksAuth: Daemon;
 const tlsSockets = new Set<net.Socket>();
+/** Every daemon started so far: after() stops these, however far before() got. */
+const started: Daemon[] = [];
+
+async function run<D extends Daemon>(start: Promise<D>): Promise<D> {
+  const d = await start;
+  started.push(d);
+  return d;
+}
 
 before(async () => {
-  nginx = await startNginx();
+  const missing = missingDaemons();
+  if (missing.length > 0) throw new Error(`The interop suite cannot run: ${installHint(missing)}`);
+  nginx = await run(startNginx());
   tls = https.createServer({ key: TLS_KEY, cert: TLS_CERT }, (req, res) =>
     res.end(`tls ${req.method} ${req.url}`),
   );
@@ -35,16 +53,17 @@ before(async () => {
   tls.listen(0, "127.0.0.1");
   await once(tls, "listening");
   tlsPort = (tls.address() as net.AddressInfo).port;
-  tinyproxy = await startTinyproxy({ connectPorts: [tlsPort] });
-  tinyproxyAuth = await startTinyproxy({ connectPorts: [tlsPort], auth: ["alice", "s3cret"] });
-  socks = await startMicrosocks();
-  socksAuth = await startMicrosocks(["bob", "pa:ss"]);
+  tinyproxy = await run(startTinyproxy({ connectPorts: [tlsPort] }));
+  tinyproxyAuth = await run(startTinyproxy({ connectPorts: [tlsPort], auth: ["alice", "s3cret"] }));
+  socks = await run(startMicrosocks());
+  socksAuth = await run(startMicrosocks(["bob", "pa:ss"]));
 });
 
 after(async () => {
   for (const s of tlsSockets) s.destroy();
-  await new Promise<void>((r) => tls.close(() => r()));
-  await Promise.all([nginx.stop(), tinyproxy.stop(), tinyproxyAuth.stop(), socks.stop(), socksAuth.stop()]);
+  const server = tls;
+  if (server?.listening) await new Promise<void>((r) => server.close(() => r()));
+  await Promise.all(started.map((d) => d.stop()));
 });
 
 const httpsOpts = () => ({ tls: { ca: TLS_CERT } });

@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the roundtrip/server tests: fixture files, servers that record every
+ * Shared pieces of the roundtrip-http/server tests: fixture files, servers that record every
  * ServeResult and close all their connections, a node:http client, a raw keep-alive
  * connection that reads responses by Content-Length, curl, and a multipart parser.
  */

@@ -446,6 +446,77 @@ describe("path safety", () => {
     assert.equal((await get(server.port, "/bare/?index")).status, 404, "no index file");
   });
 
+  test(
+    "the directory slash redirect never leaves the origin: /\\\\evil.test, /https:evil.test (open redirect)",
+    T,
+    async () => {
+      // Every URL path names the directory, as with a handler that maps paths loosely.
+      const s = await startServer((req, res) =>
+        serveFile(req, res, "sub", { root: fx.root, index: "index.html" }),
+      );
+      try {
+        const origin = `http://127.0.0.1:${s.port}`;
+        for (const path of [
+          "/\\\\evil.test",
+          "/\\/evil.test",
+          "/a/\\\\evil.test?x=1",
+          "/\\evil.test",
+          "/https:evil.test",
+          "/javascript:alert(1)",
+          "/%5C%5Cevil.test",
+          "/sub",
+        ]) {
+          const r = await get(s.port, path);
+          assert.equal(r.status, 301, path);
+          const location = r.headers.location ?? "";
+          const target = new URL(location, origin + path);
+          assert.equal(target.origin, origin, `${path} → Location ${location}`);
+          assert.ok(target.pathname.endsWith("/"), `${path} → ${target.href}`);
+        }
+        assert.equal(
+          (await get(s.port, "/sub")).headers.location,
+          "sub/",
+          "a plain name stays as Go writes it",
+        );
+      } finally {
+        await s.close();
+      }
+    },
+  );
+
+  test(
+    "serveFile options are its own: a polluted Object.prototype.root, .index or .etag is ignored",
+    T,
+    async () => {
+      const pollution: Record<string, Record<string, unknown>> = {
+        root: { root: join(fx.base, "outside") },
+        index: { index: "index.html" },
+        etag: { etag: false },
+      };
+      const s = await startServer((req, res) => {
+        const url = new URL(req.url ?? "/", "http://x");
+        const props = pollution[url.searchParams.get("pollute") ?? ""] ?? {};
+        const proto = Object.prototype as Record<string, unknown>;
+        Object.assign(proto, props);
+        try {
+          // Every option is read before the first await: the pollution is live then.
+          return serveFile(req, res, join(fx.root, url.pathname === "/dir" ? "sub" : "small.dat"));
+        } finally {
+          for (const k of Object.keys(props)) delete proto[k];
+        }
+      });
+      try {
+        const file = await get(s.port, "/file?pollute=root");
+        assert.equal(file.status, 200, "root is not the polluted one");
+        assert.deepEqual(file.body, fx.small);
+        assert.equal((await get(s.port, "/dir?pollute=index")).status, 404, "no index: no redirect to one");
+        assert.match((await get(s.port, "/file?pollute=etag")).headers.etag ?? "", /^"/, "the default ETag");
+      } finally {
+        await s.close();
+      }
+    },
+  );
+
   test("a permission error is 403", T, async () => {
     // root reads anything, so as root the check runs in a child dropped to `nobody`.
     const file = join(fx.base, "outside", "locked.txt");

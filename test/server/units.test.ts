@@ -1,5 +1,5 @@
 /**
- * The pure pieces of roundtrip/server, table-driven: Range parsing and its guards, the
+ * The pure pieces of roundtrip-http/server, table-driven: Range parsing and its guards, the
  * precondition order, HTTP dates, entity tags, MIME sniffing, extension lookup, and the
  * URL `..` check.
  */

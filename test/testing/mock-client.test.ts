@@ -8,7 +8,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { CookieJar } from "tough-cookie";
-import { Client, fetch, type Response, type RoundTripper, type TransportRequest } from "../../src/index.js";
+import {
+  Client,
+  compose,
+  fetch,
+  type Response,
+  type RoundTripper,
+  retry,
+  type TransportRequest,
+} from "../../src/index.js";
 import { MockTransport } from "../../src/testing/index.js";
 import { rejectsWith } from "../helpers.js";
 import { noSockets } from "./sockets.js";
@@ -183,6 +191,34 @@ test("a middleware (RoundTripper decorator) above the mock sees every attempt: a
   const client = new Client({ transport: retryOn503(mock) });
   const res = await client.put(`${API}/busy`, { body: "v" });
   assert.equal(await res.text(), "done");
+  assert.equal(mock.calls.length, 3);
+  mock.assertNoPendingInterceptors();
+});
+
+test("retry() over a MockTransport: two 503s with Retry-After, then 200; the waits asked of the injected timers", async (t) => {
+  noSockets(t);
+  const mock = new MockTransport();
+  mock
+    .intercept({ path: "/flaky" })
+    .reply(503, "busy", { headers: { "retry-after": "2" } })
+    .times(2);
+  mock.intercept({ path: "/flaky" }).reply(200, "ok");
+  const waits: number[] = [];
+  // No real sleeping: each wait is recorded and run at once.
+  const timers = {
+    setTimeout(fn: () => void, ms: number) {
+      waits.push(ms);
+      queueMicrotask(fn);
+      return waits.length;
+    },
+    clearTimeout() {},
+  };
+  const client = new Client({ transport: compose(mock, retry({ timers })) });
+  const res = await client.get(`${API}/flaky`);
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), "ok");
+  assert.equal(res.retries, 2);
+  assert.deepEqual(waits, [2000, 2000], "Retry-After: 2 seconds, twice");
   assert.equal(mock.calls.length, 3);
   mock.assertNoPendingInterceptors();
 });

@@ -5,8 +5,16 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { test } from "node:test";
-import { connectTunnel, proxyFor, proxyFromEnv, socks5Tunnel, useProxy } from "../../src/transport/proxy.js";
-import { rawServer, tcpHandles, waitFor } from "../helpers.js";
+import { Transport } from "../../src/index.js";
+import {
+  connectTunnel,
+  proxyFor,
+  proxyFromEnv,
+  snapshotProxyEnv,
+  socks5Tunnel,
+  useProxy,
+} from "../../src/transport/proxy.js";
+import { assertNoLeaks, rawServer, rejectsWith, tcpHandles, waitFor } from "../helpers.js";
 
 test("NO_PROXY matching follows Go's httpproxy", () => {
   const cases: Array<[string, string, boolean]> = [
@@ -34,6 +42,78 @@ test("NO_PROXY matching follows Go's httpproxy", () => {
   for (const [url, noProxy, expected] of cases) {
     assert.equal(useProxy(new URL(url), noProxy), expected, `${url} with NO_PROXY=${noProxy}`);
   }
+});
+
+test("NO_PROXY: a trailing dot, localhost. and IPv4-mapped IPv6 loopback are the names they denote", () => {
+  const cases: Array<[string, string, boolean]> = [
+    // [url, NO_PROXY, proxied?]
+    ["http://localhost./", "", false],
+    ["http://foo.localhost./", "", false],
+    ["http://[::ffff:127.0.0.1]/", "", false],
+    ["http://[::ffff:7f00:2]:8080/", "", false],
+    ["http://[0:0::1]/", "", false],
+    ["http://example.com./", "example.com", false],
+    ["http://sub.example.com./", "example.com", false],
+    ["http://sub.example.com./", ".example.com", false],
+    ["http://example.com/", "example.com.", false],
+    ["http://sub.example.com/", "*.example.com.", false],
+    ["http://example.com.:8080/", "example.com:8080", false],
+    ["http://notexample.com./", "example.com", true],
+    ["http://[::ffff:10.1.2.3]/", "10.0.0.0/8", false],
+    ["http://[::ffff:10.1.2.3]/", "10.1.2.3", false],
+    ["http://10.1.2.3/", "[::ffff:10.1.2.3]", false],
+    ["http://[2001:db8::1]/", "[2001:0db8:0:0::1]", false],
+    ["http://[::ffff:11.1.2.3]/", "10.0.0.0/8", true],
+    ["http://[::fffe:127.0.0.1]/", "", true],
+  ];
+  for (const [url, noProxy, expected] of cases) {
+    assert.equal(useProxy(new URL(url), noProxy), expected, `${url} with NO_PROXY=${noProxy}`);
+  }
+});
+
+test("httpoxy (CVE-2016-5385): under CGI (REQUEST_METHOD set) HTTP_PROXY is refused for http:// as Go refuses it (golang.org/s/cgihttpproxy)", () => {
+  const cgi = { REQUEST_METHOD: "GET", HTTP_PROXY: "http://attacker:1", HTTPS_PROXY: "http://hps:2" };
+  assert.throws(() => proxyFromEnv(new URL("http://a.com/"), cgi), { code: "ERR_PROXY", message: /CGI/ });
+  // Before NO_PROXY, as in Go.
+  assert.throws(() => proxyFromEnv(new URL("http://a.com/"), { ...cgi, NO_PROXY: "a.com" }), {
+    code: "ERR_PROXY",
+  });
+  // The lower-case variable too (Go's getEnvAny reads both into the same setting).
+  assert.throws(() => proxyFromEnv(new URL("http://a.com/"), { REQUEST_METHOD: "POST", http_proxy: "x:1" }), {
+    code: "ERR_PROXY",
+  });
+  // Other rules unchanged: HTTPS_PROXY applies, no HTTP_PROXY means direct, no CGI means proxied.
+  assert.equal(proxyFromEnv(new URL("https://a.com/"), cgi), "http://hps:2");
+  assert.equal(proxyFromEnv(new URL("http://a.com/"), { REQUEST_METHOD: "GET" }), null);
+  assert.equal(proxyFromEnv(new URL("http://a.com/"), { HTTP_PROXY: "http://hp:1" }), "http://hp:1");
+  assert.equal(snapshotProxyEnv(cgi).REQUEST_METHOD, "GET", "the Transport's snapshot keeps the CGI flag");
+  assert.equal(snapshotProxyEnv({ HTTP_PROXY: "x" }).REQUEST_METHOD, undefined);
+});
+
+test("httpoxy: a Transport made in a CGI environment fails http:// requests with ERR_PROXY and connects nowhere", async () => {
+  const base = tcpHandles();
+  const attacker = await rawServer((s) => s.destroy());
+  const saved = { REQUEST_METHOD: process.env.REQUEST_METHOD, HTTP_PROXY: process.env.HTTP_PROXY };
+  let t: Transport;
+  try {
+    process.env.REQUEST_METHOD = "GET";
+    process.env.HTTP_PROXY = attacker.url;
+    t = new Transport(); // proxy: "env", read now
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  try {
+    const err = await rejectsWith(t.roundTrip({ url: "http://example.test/" }), "ERR_PROXY");
+    assert.match(err.message, /CGI/);
+    assert.equal(attacker.connections, 0);
+  } finally {
+    await attacker.close();
+    await t.close();
+  }
+  await assertNoLeaks(t, base);
 });
 
 test("proxyFromEnv: scheme-specific variables, upper case first, and proxyFor's forms", () => {
