@@ -56,6 +56,12 @@ export interface Target extends RequestURL {
   readonly path: string;
   /** "scheme://host:port", the connect-method key without a proxy. */
   readonly direct: string;
+  /**
+   * The serialized head of a plain request to this URL (no headers of its own, no body,
+   * default Host) for `settings` and `method`, made by `make` the first time: one slot
+   * per URL string, since a caller repeats the same request.
+   */
+  plainHead(settings: object, method: string, make: () => string): string;
 }
 
 export interface PreparedRequest {
@@ -104,6 +110,10 @@ interface ParsedURL {
   readonly path: string;
   readonly direct: string;
   readonly display: string;
+  /** plainHead's one slot (strings only: a request never sees it). */
+  headFor: object | null;
+  headMethod: string;
+  head: string;
 }
 
 class CachedTarget implements Target {
@@ -137,6 +147,15 @@ class CachedTarget implements Target {
   get direct(): string {
     return this.parsed.direct;
   }
+  plainHead(settings: object, method: string, make: () => string): string {
+    const p = this.parsed;
+    if (p.headFor !== settings || p.headMethod !== method) {
+      p.head = make();
+      p.headFor = settings;
+      p.headMethod = method;
+    }
+    return p.head;
+  }
 }
 
 /** URL strings parsed lately (a client calls few distinct URLs); emptied when full. */
@@ -154,6 +173,9 @@ function parse(t: RequestURL): ParsedURL {
     path: originForm(t.url),
     direct: `${t.scheme}://${t.hostPort}`,
     display: redactURL(t.url),
+    headFor: null,
+    headMethod: "",
+    head: "",
   };
 }
 

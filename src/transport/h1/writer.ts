@@ -36,6 +36,10 @@ export function requestHead(ex: Exchange, framing: Framing, close: boolean): str
   const trace = req.trace;
   const s = ex.settings;
   if (req.headers !== null || trace?.wroteHeaderField !== undefined) return serialize(ex, framing, close);
+  if (framing.kind === "none" && !close && s.absoluteTarget === null && req.host === req.target.host) {
+    // The most common request of all: the URL's own slot, no key to build.
+    return req.target.plainHead(s, req.method, () => serialize(ex, framing, close));
+  }
   let heads = plainHeads.get(s);
   if (heads === undefined) {
     heads = new Map();
