@@ -41,6 +41,7 @@ import { type Carrier, type Exchange, Phase } from "../exchange.js";
 import type { ConnSettings } from "../options.js";
 import type { ConnEvents, DialTimes, PooledConn } from "../pool.js";
 import type { ConnInfo } from "../response.js";
+import { type Addresses, addressesOf } from "../socket-info.js";
 import { fitsOneWrite, H1Wire, writeSmall } from "./writer.js";
 
 /** Bytes a close() may still read to keep the connection (see Body.close). */
@@ -111,7 +112,7 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
   #discardBudget = 0;
   /** Resolves the Body.close() waiting for a discard to settle. */
   #discardDone: (() => void) | null = null;
-  #addresses: { localAddress?: string; remoteAddress?: string } | null = null;
+  #addresses: Addresses | null = null;
 
   constructor(
     socket: Duplex,
@@ -173,14 +174,8 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
   }
 
   /** Local and remote addresses, read once per connection (each read is a syscall). */
-  addresses(): { localAddress?: string; remoteAddress?: string } {
-    if (this.#addresses === null) {
-      const s = this.socket as { localAddress?: string; remoteAddress?: string };
-      const a: { localAddress?: string; remoteAddress?: string } = {};
-      if (s.localAddress) a.localAddress = s.localAddress;
-      if (s.remoteAddress) a.remoteAddress = s.remoteAddress;
-      this.#addresses = a;
-    }
+  addresses(): Addresses {
+    this.#addresses ??= addressesOf(this.socket);
     return this.#addresses;
   }
 

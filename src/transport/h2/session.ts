@@ -18,6 +18,7 @@ import type { Exchange } from "../exchange.js";
 import type { ConnSettings } from "../options.js";
 import type { ConnEvents, DialTimes, PooledConn } from "../pool.js";
 import type { ConnInfo } from "../response.js";
+import { type Addresses, addressesOf } from "../socket-info.js";
 import { H2Stream, type StreamOwner } from "./stream.js";
 
 const require = createRequire(import.meta.url);
@@ -66,7 +67,7 @@ export class H2Session implements PooledConn, StreamOwner {
   goawayLast = -1;
   error: Error | null = null;
   readonly #streams = new Set<H2Stream>();
-  #addresses: { localAddress?: string; remoteAddress?: string } | null = null;
+  #addresses: Addresses | null = null;
 
   constructor(
     socket: TLSSocket,
@@ -172,13 +173,8 @@ export class H2Session implements PooledConn, StreamOwner {
   }
 
   /** Local and remote addresses, read once per session. */
-  addresses(): { localAddress?: string; remoteAddress?: string } {
-    if (this.#addresses === null) {
-      const a: { localAddress?: string; remoteAddress?: string } = {};
-      if (this.socket.localAddress) a.localAddress = this.socket.localAddress;
-      if (this.socket.remoteAddress) a.remoteAddress = this.socket.remoteAddress;
-      this.#addresses = a;
-    }
+  addresses(): Addresses {
+    this.#addresses ??= addressesOf(this.socket);
     return this.#addresses;
   }
 
