@@ -202,14 +202,25 @@ async function writeChunks(
     if (chunk.length === 0) return undefined;
     sent += chunk.length;
     if (declared >= 0 && sent > declared) throw bodyTooLong(declared);
-    const ok = wire.write(chunk);
-    ex.progress(sent, total, false);
-    return ok ? undefined : drained(ex, wire);
+    return put(ex, wire, chunk, sent, total);
   });
   if (!whole) return false;
   if (declared >= 0 && sent !== declared) throw bodyTooShort(sent, declared);
   ex.progress(sent, total, true);
   return true;
+}
+
+/** Writes `chunk` (`sent` bytes with it); returns what to wait for when the sink is full. */
+function put(
+  ex: Exchange,
+  wire: RequestWire,
+  chunk: Buffer,
+  sent: number,
+  total: number | null,
+): Promise<void> | undefined {
+  const ok = wire.write(chunk);
+  ex.progress(sent, total, false);
+  return ok ? undefined : drained(ex, wire);
 }
 
 /** Sends a body of bytes and open files, in order, for a declared Content-Length. */
@@ -225,9 +236,7 @@ async function writeSegments(
     if (Buffer.isBuffer(seg)) {
       if (seg.length === 0) return undefined;
       sent += seg.length;
-      const ok = wire.write(seg);
-      ex.progress(sent, declared, false);
-      return ok ? undefined : drained(ex, wire);
+      return put(ex, wire, seg, sent, declared);
     }
     // sendFileToSocket waits for the bytes queued before it (the part's head).
     const before = sent;

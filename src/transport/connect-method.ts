@@ -26,7 +26,7 @@ export class ConnectMethods {
   /** The pool target of `req`. Throws what a caller's proxy function throws. */
   target(req: PreparedRequest): HostTarget {
     const t = req.target;
-    const direct = `${t.scheme}://${t.hostPort}`;
+    const direct = t.direct;
     const cached = this.#cache?.get(direct);
     if (cached !== undefined) return cached;
     const chosen = this.#choose === null ? null : this.#choose(t.url);

@@ -61,6 +61,8 @@ export interface Carrier {
   abandon(ex: Exchange): void;
   /** Fails `ex` (an abort, a timer) and tears down what it used; the carrier knows the RetryHint. */
   fail(ex: Exchange, err: Error): void;
+  /** `ex`'s request is fully written. */
+  wrote?(ex: Exchange): void;
   /** Body.saveTo's zero-copy path (see BodySource.spliceInto); absent where it cannot be (HTTP/2). */
   spliceInto?(
     ex: Exchange,
@@ -125,8 +127,6 @@ export class Exchange implements BodySource {
   abortFileSend: (() => void) | null = null;
   /** Wakes the body writer waiting for its sink to drain, so it sees writeStopped; set by it. */
   wakeWriter: (() => void) | null = null;
-  /** Told when the request is fully written; set by the carrier. */
-  onWritten: (() => void) | null = null;
   /** gotConn's facts and the socket's addresses, for response.conn. */
   connInfo: ConnInfo = { reused: false, wasIdle: false, idleTime: 0 };
   #result: ExchangeResult | null;
@@ -198,15 +198,16 @@ export class Exchange implements BodySource {
     }
   }
 
-  wroteHeaders(): void {
-    this.timings.wroteHeaders = performance.now() - this.t0;
+  /** The head went out (at `now`, when the caller has just read the clock). */
+  wroteHeaders(now = performance.now()): void {
+    this.timings.wroteHeaders = now - this.t0;
     this.req.trace?.wroteHeaders?.();
   }
 
   /** The request is fully written: the response-header timer starts. */
-  wroteRequest(): void {
+  wroteRequest(now = performance.now()): void {
     this.writeDone = true;
-    this.timings.wroteRequest = performance.now() - this.t0;
+    this.timings.wroteRequest = now - this.t0;
     this.req.trace?.wroteRequest?.({});
     const t = this.settings.responseHeaderTimeout;
     if (t > 0 && this.phase === Phase.HEAD && this.#headerTimer === null) {
@@ -223,7 +224,7 @@ export class Exchange implements BodySource {
         }
       }, t);
     }
-    this.onWritten?.();
+    this.carrier?.wrote?.(this);
   }
 
   /** Writing the request failed: the trace hears of it; the carrier decides what it costs. */
@@ -348,7 +349,7 @@ export class Exchange implements BodySource {
         httpVersion: head.httpVersion,
         headers: head.headers,
         contentLength,
-        url: req.target.url.href,
+        url: req.target.href,
         timings: this.timings,
         conn: this.connInfo,
       },

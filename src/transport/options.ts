@@ -10,6 +10,7 @@
  */
 import type { ConnectionOptions } from "node:tls";
 import { RoundtripError } from "../errors.js";
+import { ownOptions } from "../options.js";
 import { ACCEPT_ENCODING } from "./decode.js";
 import type { DialFunc, DialSettings } from "./dial.js";
 import { type DnsCacheOptions, type LookupFunction, Resolver } from "./dns-cache.js";
@@ -219,7 +220,9 @@ const NUMERIC = [
 ] as const;
 
 /** Applies defaults, validates (ERR_INVALID_REQUEST), and derives every setting. */
-export function resolveOptions(options: TransportOptions): TransportSettings {
+export function resolveOptions(given: TransportOptions): TransportSettings {
+  // Own properties only: a polluted Object.prototype.proxy or .dial is not an option.
+  const options = ownOptions(given);
   const o = {
     maxIdleConns: options.maxIdleConns ?? DEFAULTS.maxIdleConns,
     maxIdleConnsPerHost: options.maxIdleConnsPerHost ?? DEFAULTS.maxIdleConnsPerHost,

@@ -27,6 +27,7 @@ import type { Exchange } from "./exchange.js";
 import { abortError } from "./exchange.js";
 import type { ConnSettings, ResolvedOptions } from "./options.js";
 import type { PreparedRequest } from "./prepared.js";
+import type { ConnInfo } from "./response.js";
 import type { ClientTrace } from "./trace.js";
 import { type Waiter, WaitQueue, WantConn } from "./wait-queue.js";
 
@@ -69,12 +70,12 @@ export interface PooledConn {
   /** The server's keep-alive hint in ms (`Keep-Alive: timeout=N`), or -1. */
   readonly keepAliveHint: number;
   readonly socket: Duplex;
-  /** The dial's moments, for its first exchange's timings; that exchange clears it. */
-  dialTimes: DialTimes | null;
+  /** The dial's moments, for its first exchange's timings: given once, then null. */
+  takeDialTimes(): DialTimes | null;
   /** Open, readable and writable. */
   isUsable(): boolean;
-  /** Starts `ex`: the pool gave it this connection (or a slot of it). */
-  start(ex: Exchange): void;
+  /** Starts `ex` (at `now`, the caller's clock read): the pool gave it this connection (or a slot of it). */
+  start(ex: Exchange, now?: number): void;
   /** A stream slot promised to a waiter (HTTP/2; nothing for HTTP/1.1), until start() or unreserve(). */
   reserve(): void;
   unreserve(): void;
@@ -85,15 +86,15 @@ export interface PooledConn {
   /** From the pool's sweep: fail bodies stalled longer than `bodyTimeout` (0: none). */
   sweep(now: number, bodyTimeout: number): void;
   addresses(): { localAddress?: string; remoteAddress?: string };
-  /** gotConn's facts for an exchange starting now; `fromIdle`: it came from the idle list. */
-  connInfo(fromIdle: boolean, now: number): { reused: boolean; wasIdle: boolean; idleTime: number };
+  /** gotConn's facts for an exchange starting now, and the socket's addresses; `fromIdle`: it came from the idle list. */
+  connInfo(fromIdle: boolean, now: number): ConnInfo;
 }
 
 /** Makes connections from finished dials (conn-factory.ts): the one place that knows the protocols. */
 export interface ConnFactory {
   /** The dial negotiated a multiplexed protocol (ALPN h2). */
   multiplexed(dialed: DialResult): boolean;
-  make(host: HostPool, dialed: DialResult, events: ConnEvents): PooledConn;
+  make(host: HostPool, dialed: DialResult, events: ConnEvents, dialTimes: DialTimes): PooledConn;
 }
 
 /** Where a key's connections go and how they are made (connect-method.ts decides). */
@@ -225,13 +226,16 @@ export class Pool {
     this.#closeIdleMode = false;
     const shared = host.shared;
     if (shared !== null && shared.available > 0 && host.waiting.size === 0) {
-      waiter.gotConn(shared, false, false);
+      waiter.gotConn(shared, false, false, -1);
       return;
     }
-    const idle = this.#takeIdle(host);
-    if (idle !== null) {
-      waiter.gotConn(idle, true, false);
-      return;
+    if (host.idle.length > 0) {
+      const now = performance.now();
+      const idle = this.#takeIdle(host, now);
+      if (idle !== null) {
+        waiter.gotConn(idle, true, false, now);
+        return;
+      }
     }
     const w = new WantConn<PooledConn>(req, waiter);
     w.waiting = host.waiting.push(w);
@@ -258,10 +262,8 @@ export class Pool {
   }
 
   /** The most recently idled usable connection of `host`, or null. Dead and expired ones are closed. */
-  #takeIdle(host: HostPool): PooledConn | null {
+  #takeIdle(host: HostPool, now: number): PooledConn | null {
     const idle = host.idle;
-    if (idle.length === 0) return null;
-    const now = performance.now();
     while (idle.length > 0) {
       const conn = idle.pop()!;
       this.#idleLRU.delete(conn);
@@ -345,15 +347,14 @@ export class Pool {
       return;
     }
     const member = new Member(this, host);
-    const conn = factory.make(host, dialed, member);
-    member.conn = conn;
     const at = (offset: number) => (offset < 0 ? -1 : started + offset);
-    conn.dialTimes = {
+    const conn = factory.make(host, dialed, member, {
       started,
       dnsDone: at(dialed.dnsDone),
       connectDone: at(dialed.connectDone),
       tlsDone: at(dialed.tlsDone),
-    };
+    });
+    member.conn = conn;
     host.conns.add(conn);
     if (conn.multiplexed) {
       host.shared = conn;

@@ -9,7 +9,7 @@ import { RoundtripError, redactURL } from "../errors.js";
 import { isHost, printable } from "../http1/chars.js";
 import { Headers, type HeadersInit } from "../http1/headers.js";
 import { validateMethod } from "../http1/request.js";
-import { parseRequestURL, type RequestURL } from "../http1/url.js";
+import { originForm, parseRequestURL, type RequestURL } from "../http1/url.js";
 import { methodOf, ownOptions } from "../options.js";
 import type { ClientTrace } from "./trace.js";
 
@@ -44,9 +44,29 @@ export interface TransportRequest extends RequestOptions {
   url: string | URL;
 }
 
+/**
+ * A request's URL, parsed: RequestURL's fields plus what every request needs of it as
+ * strings (computed once per URL string; see targetOf). `url` is made on first use, per
+ * request, so no URL object is shared between requests.
+ */
+export interface Target extends RequestURL {
+  /** The URL serialized (no zone), for Response.url. */
+  readonly href: string;
+  /** origin-form request target (path and query), checked. */
+  readonly path: string;
+  /** "scheme://host:port", the connect-method key without a proxy. */
+  readonly direct: string;
+  /**
+   * The serialized head of a plain request to this URL (no headers of its own, no body,
+   * default Host) for `settings` and `method`, made by `make` the first time: one slot
+   * per URL string, since a caller repeats the same request.
+   */
+  plainHead(settings: object, method: string, make: () => string): string;
+}
+
 export interface PreparedRequest {
   method: string;
-  target: RequestURL;
+  target: Target;
   /** Host field value. */
   host: string;
   headers: Headers | null;
@@ -79,10 +99,106 @@ export function handOver(h: Headers): Headers {
   return h;
 }
 
+/** What a URL string parses to; immutable strings and numbers only, so it can be shared. */
+interface ParsedURL {
+  readonly href: string;
+  readonly scheme: string;
+  readonly hostname: string;
+  readonly port: number;
+  readonly host: string;
+  readonly hostPort: string;
+  readonly path: string;
+  readonly direct: string;
+  readonly display: string;
+  /** plainHead's one slot (strings only: a request never sees it). */
+  headFor: object | null;
+  headMethod: string;
+  head: string;
+}
+
+class CachedTarget implements Target {
+  #url: URL | null = null;
+  constructor(readonly parsed: ParsedURL) {}
+  get url(): URL {
+    this.#url ??= new URL(this.parsed.href);
+    return this.#url;
+  }
+  get href(): string {
+    return this.parsed.href;
+  }
+  get scheme(): string {
+    return this.parsed.scheme;
+  }
+  get hostname(): string {
+    return this.parsed.hostname;
+  }
+  get port(): number {
+    return this.parsed.port;
+  }
+  get host(): string {
+    return this.parsed.host;
+  }
+  get hostPort(): string {
+    return this.parsed.hostPort;
+  }
+  get path(): string {
+    return this.parsed.path;
+  }
+  get direct(): string {
+    return this.parsed.direct;
+  }
+  plainHead(settings: object, method: string, make: () => string): string {
+    const p = this.parsed;
+    if (p.headFor !== settings || p.headMethod !== method) {
+      p.head = make();
+      p.headFor = settings;
+      p.headMethod = method;
+    }
+    return p.head;
+  }
+}
+
+/** URL strings parsed lately (a client calls few distinct URLs); emptied when full. */
+const parsedURLs = new Map<string, ParsedURL>();
+const PARSED_URLS_MAX = 512;
+
+function parse(t: RequestURL): ParsedURL {
+  return {
+    href: t.url.href,
+    scheme: t.scheme,
+    hostname: t.hostname,
+    port: t.port,
+    host: t.host,
+    hostPort: t.hostPort,
+    path: originForm(t.url),
+    direct: `${t.scheme}://${t.hostPort}`,
+    display: redactURL(t.url),
+    headFor: null,
+    headMethod: "",
+    head: "",
+  };
+}
+
+/**
+ * The parsed target of `input`. A string is parsed once and its pieces reused (the
+ * WHATWG parse, the target checks and the redaction are most of a small request's URL
+ * work); a URL object is read as it is, every time.
+ */
+function targetOf(input: string | URL): CachedTarget {
+  if (typeof input !== "string") return new CachedTarget(parse(parseRequestURL(input)));
+  let parsed = parsedURLs.get(input);
+  if (parsed === undefined) {
+    parsed = parse(parseRequestURL(input));
+    if (parsedURLs.size >= PARSED_URLS_MAX) parsedURLs.clear();
+    parsedURLs.set(input, parsed);
+  }
+  return new CachedTarget(parsed);
+}
+
 export function prepareRequest(opts: TransportRequest): PreparedRequest {
   // Own properties only: a polluted Object.prototype.host or .headers is not an option.
   opts = ownOptions(opts);
-  const target = parseRequestURL(opts.url);
+  const target = targetOf(opts.url);
   const method = opts.method === undefined ? "GET" : validateMethod(opts.method);
   const given = opts.headers;
   let headers: Headers | null = null;
@@ -136,7 +252,7 @@ export function prepareRequest(opts: TransportRequest): PreparedRequest {
     trace: opts.trace == null ? null : guardTrace(opts.trace),
     onUploadProgress: opts.onUploadProgress ?? null,
     onDownloadProgress: opts.onDownloadProgress ?? null,
-    displayURL: redactURL(target.url),
+    displayURL: target.parsed.display,
   };
 }
 

@@ -8,7 +8,6 @@
  */
 import { toOutgoingBody } from "../body/outgoing.js";
 import { RoundtripError } from "../errors.js";
-import { ownOptions } from "../options.js";
 import { connFactory } from "./conn-factory.js";
 import { ConnectMethods } from "./connect-method.js";
 import { abortError, Exchange, type ExchangeResult, type RetryHint } from "./exchange.js";
@@ -21,7 +20,7 @@ import {
   replayBody,
   type TransportRequest,
 } from "./prepared.js";
-import { type ConnInfo, newTimings, type Response, type Timings } from "./response.js";
+import { newTimings, type Response, type Timings } from "./response.js";
 import type { Waiter } from "./wait-queue.js";
 
 export { type TransportOptions, VERSION } from "./options.js";
@@ -47,8 +46,7 @@ export class Transport implements RoundTripper {
   #closed = false;
 
   constructor(options: TransportOptions = {}) {
-    // Own properties only: a polluted Object.prototype.proxy or .dial is not an option.
-    const settings = resolveOptions(ownOptions(options));
+    const settings = resolveOptions(options);
     this.options = settings.options;
     this.#callSites = settings.callSites;
     this.#core = {
@@ -174,7 +172,7 @@ class RoundTrip implements Waiter<PooledConn>, ExchangeResult {
     pool.acquire(host, this.req, this);
   }
 
-  gotConn(conn: PooledConn, fromIdle: boolean, reserved: boolean): void {
+  gotConn(conn: PooledConn, fromIdle: boolean, reserved: boolean, at: number): void {
     const { pool } = this.core;
     const host = this.#host!;
     const req = this.req;
@@ -197,15 +195,16 @@ class RoundTrip implements Waiter<PooledConn>, ExchangeResult {
       this.run();
       return;
     }
-    const now = performance.now();
+    const now = at >= 0 ? at : performance.now();
     const timings = newTimings();
     fillQueueTimings(timings, conn, fromIdle, this.t0, now);
     const info = conn.connInfo(fromIdle, now);
-    req.trace?.gotConn?.(info);
+    // gotConn sees Go's three facts (a copy: the hook must not reach response.conn).
+    req.trace?.gotConn?.({ reused: info.reused, wasIdle: info.wasIdle, idleTime: info.idleTime });
     this.#reused = info.reused;
     const ex = new Exchange(req, this, host.settings, timings, this.t0, this.stack);
-    ex.connInfo = connInfoOf(info, conn.addresses());
-    conn.start(ex);
+    ex.connInfo = info;
+    conn.start(ex, now);
     pool.exchangeStarted();
   }
 
@@ -273,12 +272,12 @@ function fillQueueTimings(
   t0: number,
   now: number,
 ): void {
-  const d = conn.dialTimes;
-  if (fromIdle || conn.requests > 0 || d === null) {
+  // Only its first exchange waited for the dial.
+  const d = fromIdle || conn.requests > 0 ? null : conn.takeDialTimes();
+  if (d === null) {
     timings.queued = now - t0;
     return;
   }
-  conn.dialTimes = null; // only its first exchange waited for this dial
   const rel = (at: number) => (at < 0 ? -1 : Math.max(0, at - t0));
   timings.queued = rel(d.started);
   timings.dnsDone = rel(d.dnsDone);
@@ -320,18 +319,4 @@ export function captureSite(fn: Function): () => string {
   Error.captureStackTrace(holder, fn);
   Error.stackTraceLimit = limit;
   return () => (holder.stack ?? "").split("\n").slice(1).join("\n");
-}
-
-/** What a response says of its connection: gotConn's facts plus the socket's addresses. */
-function connInfoOf(
-  info: { reused: boolean; wasIdle: boolean; idleTime: number },
-  addr: { localAddress?: string; remoteAddress?: string },
-): ConnInfo {
-  return {
-    reused: info.reused,
-    wasIdle: info.wasIdle,
-    idleTime: info.idleTime,
-    localAddress: addr.localAddress,
-    remoteAddress: addr.remoteAddress,
-  };
 }

@@ -76,8 +76,9 @@ export interface Waiter<C> {
   /**
    * A connection for the request. `fromIdle`: taken from the idle list (Go's WasIdle);
    * `reserved`: a stream slot of it is held for this waiter, to be released at start.
+   * `now`: performance.now() when the pool has just read it, else -1.
    */
-  gotConn(conn: C, fromIdle: boolean, reserved: boolean): void;
+  gotConn(conn: C, fromIdle: boolean, reserved: boolean, now: number): void;
   /** No connection will come: a failed dial, an abort, the transport closing. */
   connFailed(err: Error): void;
 }
@@ -102,7 +103,7 @@ export class WantConn<C> {
   /** Hands `conn` to the waiter; false if it already settled. */
   tryDeliver(conn: C, reserved: boolean): boolean {
     if (!this.#settle()) return false;
-    queueMicrotask(() => this.waiter.gotConn(conn, false, reserved));
+    queueMicrotask(() => this.waiter.gotConn(conn, false, reserved, -1));
     return true;
   }
 

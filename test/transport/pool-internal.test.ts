@@ -34,7 +34,9 @@ class FakeConn implements PooledConn {
   idleSince = performance.now();
   readonly keepAliveHint = -1;
   readonly socket = new PassThrough();
-  dialTimes: DialTimes | null = null;
+  takeDialTimes(): DialTimes | null {
+    return null;
+  }
 
   constructor(
     readonly name: string,
@@ -100,7 +102,7 @@ class FakeConn implements PooledConn {
 class Recorder implements Waiter<PooledConn> {
   got: Array<{ conn: FakeConn; fromIdle: boolean; reserved: boolean }> = [];
   errors: Error[] = [];
-  gotConn(conn: PooledConn, fromIdle: boolean, reserved: boolean): void {
+  gotConn(conn: PooledConn, fromIdle: boolean, reserved: boolean, _now: number): void {
     this.got.push({ conn: conn as FakeConn, fromIdle, reserved });
   }
   connFailed(err: Error): void {
@@ -151,7 +153,7 @@ function fakePool(opts: TransportOptions = {}) {
       }),
     connect: {
       multiplexed: (d) => kinds.get(d.socket)?.multiplexed ?? false,
-      make(_host: HostPool, d: DialResult, events: ConnEvents): PooledConn {
+      make(_host: HostPool, d: DialResult, events: ConnEvents, _times: DialTimes): PooledConn {
         const k = kinds.get(d.socket)!;
         const conn = new FakeConn(`c${conns.length}`, events, k.multiplexed, k.slots);
         conns.push(conn);

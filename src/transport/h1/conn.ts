@@ -40,6 +40,8 @@ import { sendBody } from "../body-writer.js";
 import { type Carrier, type Exchange, Phase } from "../exchange.js";
 import type { ConnSettings } from "../options.js";
 import type { ConnEvents, DialTimes, PooledConn } from "../pool.js";
+import type { ConnInfo } from "../response.js";
+import { type Addresses, addressesOf } from "../socket-info.js";
 import { fitsOneWrite, H1Wire, writeSmall } from "./writer.js";
 
 /** Bytes a close() may still read to keep the connection (see Body.close). */
@@ -73,6 +75,8 @@ export enum Writing {
 }
 
 export class H1Conn implements PooledConn, Carrier, ResponseHandler {
+  /** Exchanges in flight on every H1Conn of the process (start to detach); for write batching. */
+  static #inFlight = 0;
   readonly multiplexed = false;
   readonly socket: Duplex;
   readonly hostPort: string;
@@ -85,7 +89,14 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
   idleSince = performance.now();
   /** Server's Keep-Alive timeout hint in ms, or -1. */
   keepAliveHint = -1;
-  dialTimes: DialTimes | null = null;
+  /** The dial's moments, until its first exchange takes them. */
+  #dialTimes: DialTimes | null;
+
+  takeDialTimes(): DialTimes | null {
+    const d = this.#dialTimes;
+    this.#dialTimes = null;
+    return d;
+  }
   /** performance.now() of the last byte read, for the body timeout sweep. */
   lastRead = 0;
   #reading = Reading.IDLE;
@@ -101,9 +112,16 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
   #discardBudget = 0;
   /** Resolves the Body.close() waiting for a discard to settle. */
   #discardDone: (() => void) | null = null;
-  #addresses: { localAddress?: string; remoteAddress?: string } | null = null;
+  #addresses: Addresses | null = null;
 
-  constructor(socket: Duplex, hostPort: string, events: ConnEvents, settings: ConnSettings) {
+  constructor(
+    socket: Duplex,
+    hostPort: string,
+    events: ConnEvents,
+    settings: ConnSettings,
+    dialTimes: DialTimes | null = null,
+  ) {
+    this.#dialTimes = dialTimes;
     this.socket = socket;
     this.hostPort = hostPort;
     this.#events = events;
@@ -156,31 +174,28 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
   }
 
   /** Local and remote addresses, read once per connection (each read is a syscall). */
-  addresses(): { localAddress?: string; remoteAddress?: string } {
-    if (this.#addresses === null) {
-      const s = this.socket as { localAddress?: string; remoteAddress?: string };
-      const a: { localAddress?: string; remoteAddress?: string } = {};
-      if (s.localAddress) a.localAddress = s.localAddress;
-      if (s.remoteAddress) a.remoteAddress = s.remoteAddress;
-      this.#addresses = a;
-    }
+  addresses(): Addresses {
+    this.#addresses ??= addressesOf(this.socket);
     return this.#addresses;
   }
 
   /** Go's gotConn: reused once it carried an exchange; wasIdle when it came from the idle list. */
-  connInfo(fromIdle: boolean, now: number): { reused: boolean; wasIdle: boolean; idleTime: number } {
+  connInfo(fromIdle: boolean, now: number): ConnInfo {
+    const a = this.addresses();
     return {
       reused: this.requests > 0,
       wasIdle: fromIdle,
       idleTime: fromIdle ? Math.max(0, now - this.idleSince) : 0,
+      localAddress: a.localAddress,
+      remoteAddress: a.remoteAddress,
     };
   }
 
   reserve(): void {}
   unreserve(): void {}
 
-  /** Starts an exchange. The pool guarantees the connection is idle. */
-  start(ex: Exchange): void {
+  /** Starts an exchange (at `now`, read by the caller). The pool guarantees the connection is idle. */
+  start(ex: Exchange, now = performance.now()): void {
     this.#ex = ex;
     this.#reading = Reading.HEAD;
     this.#writing = Writing.BUSY;
@@ -190,6 +205,7 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
         ? "the request asked to close the connection"
         : null;
     this.requests++;
+    H1Conn.#inFlight++;
     this.parser.reset(ex.req.isHead);
     refSocket(this.socket, true);
     if (this.#paused !== 0) {
@@ -197,12 +213,11 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
       this.socket.resume();
     }
     ex.begin(this);
-    ex.onWritten = () => this.#wrote(ex);
     const close = this.#noKeepAlive !== null;
     if (fitsOneWrite(ex)) {
       // The common case without a promise: the whole request in one write.
       try {
-        writeSmall(this.socket, ex, close);
+        writeSmall(this.socket, ex, close, H1Conn.#inFlight > 1, now);
       } catch (err) {
         this.#writeFailed(ex, err);
       }
@@ -242,8 +257,8 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
 
   // ---- writing ---------------------------------------------------------------------------
 
-  /** The request is fully written. */
-  #wrote(ex: Exchange): void {
+  /** Carrier: the request is fully written. */
+  wrote(ex: Exchange): void {
     if (this.#ex !== ex || this.#writing !== Writing.BUSY) return;
     this.#writing = Writing.DONE;
     this.#tryKeepAlive(performance.now());
@@ -408,8 +423,8 @@ export class H1Conn implements PooledConn, Carrier, ResponseHandler {
       this.#writeWait = null;
     }
     ex.detach();
-    ex.onWritten = null;
     this.#ex = null;
+    H1Conn.#inFlight--;
     this.#reading = Reading.IDLE;
     this.#writing = Writing.IDLE;
   }

@@ -17,6 +17,8 @@ import type { TLSSocket } from "node:tls";
 import type { Exchange } from "../exchange.js";
 import type { ConnSettings } from "../options.js";
 import type { ConnEvents, DialTimes, PooledConn } from "../pool.js";
+import type { ConnInfo } from "../response.js";
+import { type Addresses, addressesOf } from "../socket-info.js";
 import { H2Stream, type StreamOwner } from "./stream.js";
 
 const require = createRequire(import.meta.url);
@@ -47,7 +49,14 @@ export class H2Session implements PooledConn, StreamOwner {
   #reserved = 0;
   /** performance.now() when it last stopped carrying a response, for idle expiry and idleTime. */
   idleSince = performance.now();
-  dialTimes: DialTimes | null = null;
+  /** The dial's moments, until its first exchange takes them. */
+  #dialTimes: DialTimes | null;
+
+  takeDialTimes(): DialTimes | null {
+    const d = this.#dialTimes;
+    this.#dialTimes = null;
+    return d;
+  }
   /** Takes no new stream (GOAWAY, error, close asked, transport closing). */
   #draining = false;
   #closed = false;
@@ -58,9 +67,16 @@ export class H2Session implements PooledConn, StreamOwner {
   goawayLast = -1;
   error: Error | null = null;
   readonly #streams = new Set<H2Stream>();
-  #addresses: { localAddress?: string; remoteAddress?: string } | null = null;
+  #addresses: Addresses | null = null;
 
-  constructor(socket: TLSSocket, hostPort: string, events: ConnEvents, settings: ConnSettings) {
+  constructor(
+    socket: TLSSocket,
+    hostPort: string,
+    events: ConnEvents,
+    settings: ConnSettings,
+    dialTimes: DialTimes | null = null,
+  ) {
+    this.#dialTimes = dialTimes;
     if (http2 === null) {
       http2 = require("node:http2") as typeof import("node:http2");
       statusCodes = (require("node:http") as typeof import("node:http")).STATUS_CODES;
@@ -133,10 +149,17 @@ export class H2Session implements PooledConn, StreamOwner {
   }
 
   /** Go's gotConn for HTTP/2: reused once it carried a stream, wasIdle when no response is arriving on it. */
-  connInfo(_fromIdle: boolean, now: number): { reused: boolean; wasIdle: boolean; idleTime: number } {
+  connInfo(_fromIdle: boolean, now: number): ConnInfo {
     const reused = this.requests > 0;
     const wasIdle = reused && this.#busy === 0;
-    return { reused, wasIdle, idleTime: wasIdle ? Math.max(0, now - this.idleSince) : 0 };
+    const a = this.addresses();
+    return {
+      reused,
+      wasIdle,
+      idleTime: wasIdle ? Math.max(0, now - this.idleSince) : 0,
+      localAddress: a.localAddress,
+      remoteAddress: a.remoteAddress,
+    };
   }
 
   reserve(): void {
@@ -150,13 +173,8 @@ export class H2Session implements PooledConn, StreamOwner {
   }
 
   /** Local and remote addresses, read once per session. */
-  addresses(): { localAddress?: string; remoteAddress?: string } {
-    if (this.#addresses === null) {
-      const a: { localAddress?: string; remoteAddress?: string } = {};
-      if (this.socket.localAddress) a.localAddress = this.socket.localAddress;
-      if (this.socket.remoteAddress) a.remoteAddress = this.socket.remoteAddress;
-      this.#addresses = a;
-    }
+  addresses(): Addresses {
+    this.#addresses ??= addressesOf(this.socket);
     return this.#addresses;
   }
 

@@ -18,7 +18,6 @@ import type {
 import { RoundtripError } from "../../errors.js";
 import { type Headers, trustedHeaders } from "../../http1/headers.js";
 import { planFraming } from "../../http1/request.js";
-import { originForm } from "../../http1/url.js";
 import { type RequestWire, sendBody } from "../body-writer.js";
 import { type Carrier, type Exchange, Phase, type RetryHint } from "../exchange.js";
 
@@ -175,7 +174,7 @@ export class H2Stream implements Carrier, RequestWire {
     out[":method"] = req.method;
     out[":scheme"] = "https";
     out[":authority"] = req.host;
-    out[":path"] = originForm(req.target.url);
+    out[":path"] = req.target.path;
     let sawUA = false;
     let sawAE = false;
     let sawRange = false;
